@@ -1,0 +1,190 @@
+"""The ``authrules`` command: ``eval``, ``check`` and ``plugins``.
+
+The CLI is a host like any other: it builds a ``Runner`` and reads decisions.
+It is the one place in authrules that configures structlog, for its own
+process, sending events to stderr so stdout holds only results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from typing import Any, Sequence
+
+import structlog
+
+from ._config import load_config
+from ._errors import ConfigError
+from ._logs import escape_control, escape_control_chars, redact_secrets
+from ._plugins import ENV_DISABLE_AUTOLOAD, Plugins
+from ._runner import ENV_CONFIG, Runner
+from ._settings import is_secret_field
+
+EXIT_OK, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+
+
+def _configure_logging(fmt: str, level: str) -> None:
+    renderer: Any = (structlog.processors.JSONRenderer() if fmt == "json"
+                     else structlog.dev.ConsoleRenderer(colors=False))
+    structlog.configure(
+        processors=[structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    redact_secrets, escape_control_chars, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH",
+                        help=f"rules file (default: ${ENV_CONFIG}, else ./rules.toml)")
+    common.add_argument("--no-autoload", "--disable-plugin-autoload", dest="no_autoload", action="store_true",
+                        help=f"load no plugin from entry points (also: {ENV_DISABLE_AUTOLOAD}=1)")
+    common.add_argument("-p", dest="plugin_opts", action="append", default=[], metavar="NAME",
+                        help="load plugin NAME even without autoload; 'no:NAME' blocks it before import")
+    common.add_argument("--log-format", choices=("json", "console"), default="json",
+                        help="log events on stderr as JSON lines (default) or console lines")
+    common.add_argument("--log-level", choices=tuple(_LEVELS), default="debug",
+                        help="lowest level logged (default: debug, one event per rule)")
+    parser = argparse.ArgumentParser(prog="authrules", description="Run OAuth authorization rules.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    ev = sub.add_parser("eval", parents=[common], help="decide raw HTTP requests",
+                        description="Decide each raw HTTP/1.1 request; print one JSON object per request.")
+    ev.add_argument("requests", nargs="+", metavar="REQUEST", help="a file holding a raw request, or - for stdin")
+    sub.add_parser("check", parents=[common], help="load the config and print the pipeline")
+    pl = sub.add_parser("plugins", parents=[common], help="list discovered plugins")
+    pl.add_argument("--json", action="store_true", help="print JSON lines")
+    return parser
+
+
+def _runner_options(args: argparse.Namespace) -> dict[str, Any]:
+    block = [p[3:] for p in args.plugin_opts if p.startswith("no:")]
+    load = [p for p in args.plugin_opts if not p.startswith("no:")]
+    return {"autoload": False if args.no_autoload else None, "block": block, "load": load}
+
+
+def _config_path(args: argparse.Namespace) -> str:
+    return args.config or os.environ.get(ENV_CONFIG) or "rules.toml"
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"authrules: error: {escape_control(message)}\n")
+
+
+def _eval(args: argparse.Namespace) -> int:
+    runner = Runner.from_toml(_config_path(args), **_runner_options(args))
+    status = EXIT_OK
+    for name in args.requests:
+        try:
+            if name == "-":
+                raw = sys.stdin.buffer.read()
+            else:
+                with open(name, "rb") as handle:
+                    raw = handle.read(runner.limits.max_body_bytes + runner.limits.max_header_bytes + 1024)
+        except OSError as exc:
+            _error(f"cannot read request {name}: {exc.strerror or exc}")
+            status = EXIT_ERROR
+            continue
+        decision = runner.evaluate(runner.parse(raw))
+        sys.stdout.write(json.dumps({"request": name, **decision.to_dict()}) + "\n")
+        sys.stdout.flush()
+        if decision.outcome != "allow" and status == EXIT_OK:
+            status = EXIT_DENIED
+    return status
+
+
+def _settings_text(settings: Any) -> str:
+    if settings is None:
+        return "{}"
+    parts = []
+    for f in dataclasses.fields(settings):
+        if not f.init:
+            continue
+        value = getattr(settings, f.name)
+        if is_secret_field(f):
+            shown = '"[secret]"'
+        elif isinstance(value, (tuple, frozenset, list)):
+            shown = json.dumps(sorted(value) if isinstance(value, frozenset) else list(value))
+        else:
+            shown = json.dumps(value, default=str)
+        parts.append(f"{f.name} = {shown}")
+    return "{ " + ", ".join(parts) + " }"
+
+
+def _check(args: argparse.Namespace) -> int:
+    runner = Runner.from_toml(_config_path(args), **_runner_options(args))
+    config = runner.config
+    providers = {p.name: p for p in runner.plugins}
+    print(f"{config.path}: OK, {len(runner.steps)} rule(s) run in this order:")
+    for i, step in enumerate(runner.steps, 1):
+        info = providers.get(step.provider)
+        origin = info.describe() if info else f"plugin {step.provider!r}"
+        mode = {0: "inline", 1: f"blocking, timeout {int(step.timeout * 1000)} ms",
+                2: f"async, timeout {int(step.timeout * 1000)} ms"}[step.mode]
+        extra = ", on_error = skip" if step.skip else ""
+        print(f"  {i}. {step.name}  [{step.type} from {origin}; {mode}{extra}]")
+        print(f"     settings: {_settings_text(step.settings)}")
+    disabled = [r.name for r in config.rules if not r.enabled]
+    if disabled:
+        print(f"  disabled: {', '.join(disabled)}")
+    return EXIT_OK
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    block: tuple[str, ...] = ()
+    allow = None
+    path = _config_path(args)
+    if os.path.exists(path):
+        try:
+            config = load_config(path)
+            block, allow = config.block, config.allow
+        except ConfigError as exc:
+            _error(f"{exc} (listing plugins without its [plugins] policy)")
+    opts = _runner_options(args)
+    plugins = Plugins(autoload=opts["autoload"], block=(*opts["block"], *block), allow=allow, load=opts["load"])
+    plugins.load_entry_points()
+    clash = None
+    try:
+        plugins.rule_types()
+    except ConfigError as exc:
+        clash = str(exc)
+    infos = plugins.infos()
+    for info in infos:
+        if args.json:
+            print(json.dumps(dataclasses.asdict(info)))
+            continue
+        dist = f"{info.distribution} {info.version}" if info.distribution else info.source
+        types = ", ".join(info.rule_types) or "-"
+        line = f"{info.name}  ({dist})  {info.status}  rule types: {types}"
+        if info.error:
+            line += f"  error: {escape_control(info.error)}"
+        print(line)
+    if not infos:
+        print("no plugins found in the 'authrules' entry point group")
+    if clash:
+        _error(clash)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        return EXIT_ERROR
+    _configure_logging(args.log_format, args.log_level)
+    try:
+        return {"eval": _eval, "check": _check, "plugins": _plugins}[args.command](args)
+    except ConfigError as exc:
+        _error(str(exc))
+        return EXIT_ERROR

@@ -1,0 +1,137 @@
+"""Raw HTTP/1.1 request bytes to method, target, headers and body (RFC 9112).
+
+Only what a single request may hold is accepted: anything that two HTTP
+implementations could read two ways (conflicting Content-Length, Content-Length
+beside Transfer-Encoding, obsolete line folding, bytes after the body) is a
+``RequestError``, since a rule that reads a request differently from the server
+behind it is a rule that can be bypassed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._errors import RequestError
+from ._limits import Limits
+
+__all__ = ["parse_http"]
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_REQUEST_LINE = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ ]+) HTTP/(1\.[01])")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
+_HEX = re.compile(r"[0-9A-Fa-f]{1,16}")
+
+Headers = list[tuple[str, str]]
+
+
+def _split_head(raw: bytes) -> tuple[bytes, bytes]:
+    """Split at the first empty line; CRLF or bare LF line ends (RFC 9112 2.2)."""
+    raw = raw.lstrip(b"\r\n")  # empty lines before the request line are ignored
+    crlf = raw.find(b"\r\n\r\n")
+    lf = raw.find(b"\n\n")
+    if crlf == -1 and lf == -1:
+        if raw.endswith(b"\r\n"):
+            return raw[:-2], b""
+        if raw.endswith(b"\n"):
+            return raw[:-1], b""
+        raise RequestError("the request has no end of headers")
+    if lf == -1 or (crlf != -1 and crlf < lf):
+        return raw[:crlf], raw[crlf + 4:]
+    return raw[:lf], raw[lf + 2:]
+
+
+def _dechunk(data: bytes, limit: int) -> bytes:
+    """Decode a chunked body strictly; trailers are not allowed to carry fields."""
+    out = bytearray()
+    pos = 0
+    while True:
+        end = data.find(b"\n", pos)
+        if end == -1:
+            raise RequestError("the chunked body is truncated")
+        line = data[pos:end].rstrip(b"\r").split(b";", 1)[0].strip()
+        if not _HEX.fullmatch(line.decode("latin-1")):
+            raise RequestError("the chunked body has a bad chunk size")
+        size = int(line, 16)
+        pos = end + 1
+        if size == 0:
+            rest = data[pos:]
+            if rest.strip(b"\r\n"):
+                raise RequestError("the chunked body has trailer fields or bytes after it")
+            return bytes(out)
+        if len(out) + size > limit:
+            raise RequestError("the request body is too large", 413)
+        chunk = data[pos:pos + size]
+        if len(chunk) != size:
+            raise RequestError("the chunked body is truncated")
+        out += chunk
+        pos += size
+        if data[pos:pos + 2] == b"\r\n":
+            pos += 2
+        elif data[pos:pos + 1] == b"\n":
+            pos += 1
+        else:
+            raise RequestError("the chunked body is malformed")
+
+
+def parse_http(raw: bytes, limits: Limits) -> tuple[str, str, Headers, bytes]:
+    """Return ``(method, target, headers, body)`` from one raw HTTP/1.x request."""
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise TypeError("a raw HTTP request must be bytes")
+    raw = bytes(raw)
+    head, rest = _split_head(raw)
+    if len(head) > limits.max_header_bytes:
+        raise RequestError("the request head is too large", 431)
+    try:
+        text = head.decode("ascii")
+    except UnicodeDecodeError:
+        raise RequestError("the request head holds bytes that are not ASCII") from None
+    lines = text.split("\n")
+    if any(line.endswith("\r") is False and "\r" in line for line in lines):
+        raise RequestError("the request head holds a bare CR")
+    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    match = _REQUEST_LINE.fullmatch(lines[0])
+    if match is None:
+        raise RequestError("the request line is malformed")
+    method, target, _version = match.groups()
+    if len(lines) - 1 > limits.max_headers:
+        raise RequestError("the request has too many header fields", 431)
+    headers: Headers = []
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t"):
+            raise RequestError("the request uses obsolete header line folding")
+        name, sep, value = line.partition(":")
+        if not sep or _TOKEN.fullmatch(name) is None:
+            raise RequestError("a header field is malformed")
+        value = value.strip(" \t")
+        if _FIELD_VALUE.fullmatch(value) is None:
+            raise RequestError(f"header {name.lower()} holds a control character")
+        headers.append((name.lower(), value))
+    return method, target, headers, _body(headers, rest, limits)
+
+
+def _body(headers: Headers, rest: bytes, limits: Limits) -> bytes:
+    lengths = {v for n, v in headers if n == "content-length"}
+    codings = [v for n, v in headers if n == "transfer-encoding"]
+    if codings:
+        if lengths:
+            raise RequestError("the request has both Transfer-Encoding and Content-Length")
+        if len(codings) != 1 or codings[0].lower() != "chunked":
+            raise RequestError("the request uses a transfer coding other than chunked", 501)
+        return _dechunk(rest, limits.max_body_bytes)
+    if len(lengths) > 1:
+        raise RequestError("the request has conflicting Content-Length headers")
+    if lengths:
+        (text,) = lengths
+        if not text.isdigit() or not text.isascii():
+            raise RequestError("the Content-Length header is not a number")
+        length = int(text)
+        if length > limits.max_body_bytes:
+            raise RequestError("the request body is too large", 413)
+        if len(rest) < length:
+            raise RequestError("the request body is shorter than its Content-Length")
+        if rest[length:].strip(b"\r\n"):
+            raise RequestError("the request has bytes after its body")
+        return rest[:length]
+    if rest.strip(b"\r\n"):
+        raise RequestError("the request has a body but no Content-Length")
+    return b""

@@ -1,0 +1,186 @@
+"""OAuth parameters from a query string, a form body or a JSON body.
+
+Each source keeps every value as sent. ``merge`` then builds the one view rules
+read and refuses what is ambiguous: RFC 6749 section 3.1 says a parameter must
+not be sent twice, so two different values for it (in one source, or in the
+query and the body) is ``invalid_request``. RFC 8707 lets ``resource`` repeat,
+and a JSON array names several ``audience`` or ``resource`` values at once.
+Empty values count as omitted (RFC 6749 section 3.1).
+
+All work here is linear in the input and stops at the first limit it passes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from types import MappingProxyType
+from typing import Any, Mapping
+from urllib.parse import unquote_plus
+
+from ._errors import RequestError
+from ._limits import Limits
+
+__all__ = ["parse_query", "parse_form", "parse_json", "merge", "MULTI_VALUED", "ARRAY_VALUED"]
+
+Params = Mapping[str, tuple[str, ...]]
+
+MULTI_VALUED = frozenset({"resource"})
+ARRAY_VALUED = frozenset({"audience", "resource"})
+
+# RFC 3986 query characters: what a form serializer or a URI may send unescaped.
+_QUERY_TEXT = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# Parameter names: RFC 6749 A.1-style visible ASCII, no space.
+_NAME = re.compile(r"[\x21-\x7e]+")
+# No value may hold NUL or a lone surrogate (it could not be logged or re-encoded).
+_FORBIDDEN = re.compile(r"[\x00\ud800-\udfff]")
+
+
+class _Counter:
+    __slots__ = ("n", "limits")
+
+    def __init__(self, limits: Limits) -> None:
+        self.n = 0
+        self.limits = limits
+
+    def take(self) -> None:
+        self.n += 1
+        if self.n > self.limits.max_params:
+            raise RequestError("the request has too many parameters")
+
+
+def _check_value(name: str, value: str, limits: Limits) -> str:
+    if len(value) > limits.max_value_length:
+        raise RequestError(f"parameter {name} is too long")
+    if _FORBIDDEN.search(value):
+        raise RequestError(f"parameter {name} holds a forbidden character")
+    return value
+
+
+def _check_name(name: str, limits: Limits) -> str:
+    if len(name) > 128 or _NAME.fullmatch(name) is None:
+        raise RequestError("a parameter name is malformed")
+    return name
+
+
+def _decode_urlencoded(text: str, where: str, counter: _Counter) -> dict[str, list[str]]:
+    limits = counter.limits
+    if _QUERY_TEXT.fullmatch(text) is None or _BAD_PERCENT.search(text):
+        raise RequestError(f"the {where} holds characters a URL-encoded form may not hold")
+    out: dict[str, list[str]] = {}
+    if not text:
+        return out
+    for pair in text.split("&"):
+        if not pair:
+            continue
+        counter.take()
+        raw_name, _, raw_value = pair.partition("=")
+        if len(raw_value) > 3 * limits.max_value_length:
+            raise RequestError("a parameter value is too long")
+        try:
+            name = unquote_plus(raw_name, errors="strict")
+            value = unquote_plus(raw_value, errors="strict")
+        except UnicodeDecodeError:
+            raise RequestError(f"the {where} is not valid UTF-8 once decoded") from None
+        _check_name(name, limits)
+        out.setdefault(name, []).append(_check_value(name, value, limits))
+    for name, values in out.items():
+        if name not in MULTI_VALUED and len(set(values) - {""}) > 1:
+            raise RequestError(f"parameter {name} is given more than once with different values")
+    return out
+
+
+def _freeze(values: dict[str, list[str]]) -> Params:
+    return MappingProxyType({k: tuple(v) for k, v in values.items()})
+
+
+def parse_query(query: str, counter: _Counter) -> Params:
+    return _freeze(_decode_urlencoded(query, "query string", counter))
+
+
+def parse_form(body: bytes, counter: _Counter) -> Params:
+    try:
+        text = body.decode("ascii")
+    except UnicodeDecodeError:
+        raise RequestError("the form body holds bytes a URL-encoded form may not hold") from None
+    return _freeze(_decode_urlencoded(text, "form body", counter))
+
+
+class _Pairs(list):  # type: ignore[type-arg]
+    """A JSON object kept as its list of pairs, so duplicate keys stay visible."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _depth(value: Any, limit: int) -> None:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            raise RequestError("the JSON body is nested too deeply")
+        if isinstance(item, _Pairs):
+            stack.extend((v, depth + 1) for _, v in item)
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+
+
+def parse_json(body: bytes, counter: _Counter) -> Params:
+    limits = counter.limits
+    try:
+        text = body.decode("utf-8")
+        document = json.loads(text, object_pairs_hook=_Pairs, parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise RequestError("the body is not the JSON its Content-Type says") from None
+    if not isinstance(document, _Pairs):
+        raise RequestError("the JSON body is not an object")
+    _depth(document, limits.max_json_depth)
+    out: dict[str, list[str]] = {}
+    given: dict[str, tuple[str, ...]] = {}
+    for name, value in document:
+        counter.take()
+        _check_name(name, limits)
+        if isinstance(value, str):
+            values: tuple[str, ...] = (value,)
+        elif isinstance(value, list) and name in ARRAY_VALUED:
+            if not all(isinstance(v, str) for v in value):
+                raise RequestError(f"parameter {name} must be a string or an array of strings")
+            values = tuple(value)
+            for _ in values[1:]:
+                counter.take()
+        else:
+            raise RequestError(f"parameter {name} must be a string")
+        for v in values:
+            _check_value(name, v, limits)
+        # A key given twice is a parameter given twice (one occurrence may be an array).
+        kept = tuple(dict.fromkeys(v for v in values if v))
+        if kept and name not in MULTI_VALUED:
+            if given.setdefault(name, kept) != kept:
+                raise RequestError(f"parameter {name} is given more than once with different values")
+        out.setdefault(name, []).extend(values)
+    return _freeze(out)
+
+
+def merge(*sources: Params, arrays: Params | None = None) -> Params:
+    """One value per parameter (several for ``resource``), empty values dropped.
+
+    A parameter with two different non-empty values, in one source or across
+    sources, is ambiguous and raises ``RequestError``. JSON arrays arrive as one
+    occurrence: ``{"audience": ["a", "b"]}`` names two audiences at once.
+    """
+    merged: dict[str, tuple[str, ...]] = {}
+    for source in sources:
+        for name, values in source.items():
+            kept = tuple(dict.fromkeys(v for v in values if v))
+            if not kept:
+                continue
+            seen = merged.get(name)
+            if name in MULTI_VALUED:
+                merged[name] = tuple(dict.fromkeys((seen or ()) + kept))
+            elif seen is None:
+                merged[name] = kept
+            elif seen != kept:
+                raise RequestError(f"parameter {name} is given more than once with different values")
+    return MappingProxyType(merged)

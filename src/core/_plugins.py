@@ -1,0 +1,170 @@
+"""Plugin discovery: entry points, in-process plugins, block and allow lists.
+
+``Plugins`` is the only code that touches pluggy. It decides what may load
+before anything is imported (the autoload switch, the blocklist, the
+allowlist all work on entry point and distribution names), imports the rest,
+remembers every failure, and collects rule types plugin by plugin, so a
+clash names both providers.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import os
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Iterable
+
+import pluggy
+
+from ._errors import PluginError
+from ._hooks import PROJECT, HookSpecs
+from ._types import RuleType
+
+__all__ = ["Plugins", "PluginInfo", "ENTRY_POINT_GROUP", "ENV_DISABLE_AUTOLOAD", "ENV_BLOCK"]
+
+ENTRY_POINT_GROUP = "authrules"
+#: Set to any non-empty value to load no plugin from entry points (like pytest's switch).
+ENV_DISABLE_AUTOLOAD = "AUTHRULES_DISABLE_PLUGIN_AUTOLOAD"
+#: Comma-separated entry point or distribution names never to import.
+ENV_BLOCK = "AUTHRULES_BLOCK_PLUGINS"
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    """One plugin as discovery saw it.
+
+    ``status`` is ``loaded``, ``failed`` (``error`` says why), ``blocked``,
+    ``not-allowed`` (outside the allowlist) or ``autoload-disabled``.
+    """
+
+    name: str
+    distribution: str | None
+    version: str | None
+    status: str
+    source: str = "entry point"
+    rule_types: tuple[str, ...] = ()
+    error: str | None = None
+
+    def describe(self) -> str:
+        dist = f"{self.distribution} {self.version}" if self.distribution else self.source
+        return f"plugin {self.name!r} ({dist})"
+
+
+class Plugins:
+    """A typed facade over pluggy's ``PluginManager``; build one per runner."""
+
+    def __init__(self, *, autoload: bool | None = None, block: Iterable[str] = (),
+                 allow: Iterable[str] | None = None, load: Iterable[str] = ()) -> None:
+        if autoload is None:
+            autoload = not os.environ.get(ENV_DISABLE_AUTOLOAD)
+        env_block = [b.strip() for b in os.environ.get(ENV_BLOCK, "").split(",") if b.strip()]
+        self.autoload = autoload
+        self.block = frozenset(_norm(b) for b in (*block, *env_block))
+        self.allow = None if allow is None else frozenset(_norm(a) for a in allow)
+        self.load_names = frozenset(_norm(n) for n in load)
+        self._pm = pluggy.PluginManager(PROJECT)
+        self._pm.add_hookspecs(HookSpecs)
+        self._infos: dict[str, PluginInfo] = {}
+        self._loaded = False
+        self._rule_types: dict[str, tuple[RuleType, str]] | None = None
+
+    # -- registration ------------------------------------------------------------
+
+    def register(self, plugin: Any, name: str | None = None) -> None:
+        """Register a plugin object (module, class instance) from the host, in-process."""
+        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        try:
+            self._pm.register(plugin, name=name)
+            self._pm.check_pending()
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            raise PluginError(f"plugin {name!r} cannot be registered: {exc}") from None
+        self._infos[name] = PluginInfo(name, None, None, "loaded", source="in-process")
+        self._rule_types = None
+
+    def load_entry_points(self) -> None:
+        """Import the plugins of the ``authrules`` entry point group that policy lets in."""
+        if self._loaded:
+            return
+        self._loaded = True
+        seen: set[tuple[str, str]] = set()
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = ep.dist.metadata["Name"] if ep.dist is not None else None
+            version = ep.dist.version if ep.dist is not None else None
+            if (ep.name, ep.value) in seen:
+                continue
+            seen.add((ep.name, ep.value))
+            names = {_norm(ep.name)} | ({_norm(dist)} if dist else set())
+            status = None
+            if names & self.block:
+                status = "blocked"
+            elif self.allow is not None and not names & self.allow:
+                status = "not-allowed"
+            elif not self.autoload and not names & self.load_names:
+                status = "autoload-disabled"
+            if status is not None:  # decided before import: the module never runs
+                self._infos[ep.name] = PluginInfo(ep.name, dist, version, status)
+                continue
+            try:
+                plugin = ep.load()
+                if self._pm.is_registered(plugin):
+                    continue
+                self._pm.register(plugin, name=ep.name)
+                self._pm.check_pending()
+            except BaseException as exc:  # noqa: BLE001 - a plugin's import may raise anything
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                try:
+                    self._pm.unregister(name=ep.name)
+                except Exception:  # noqa: BLE001
+                    pass
+                self._infos[ep.name] = PluginInfo(ep.name, dist, version, "failed",
+                                                  error=f"{type(exc).__name__}: {exc}")
+                continue
+            self._infos[ep.name] = PluginInfo(ep.name, dist, version, "loaded")
+        self._rule_types = None
+
+    # -- what plugins contribute ----------------------------------------------------
+
+    def rule_types(self) -> dict[str, tuple[RuleType, str]]:
+        """Every rule type by name, with the name of the plugin that provides it.
+
+        Each plugin's hook is called on its own, so the provider is known; a
+        plugin whose hook raises or returns something other than ``RuleType``
+        objects is marked failed. Two providers of one name is a ``PluginError``.
+        """
+        if self._rule_types is not None:
+            return self._rule_types
+        found: dict[str, tuple[RuleType, str]] = {}
+        for impl in self._pm.hook.authrules_rule_types.get_hookimpls():
+            name = impl.plugin_name
+            info = self._infos.get(name) or PluginInfo(name, None, None, "loaded", source="in-process")
+            try:
+                contributed = list(impl.function())
+                bad = [c for c in contributed if not isinstance(c, RuleType)]
+                if bad:
+                    raise TypeError(f"authrules_rule_types returned {type(bad[0]).__name__}, not RuleType")
+            except Exception as exc:  # noqa: BLE001
+                self._infos[name] = replace(info, status="failed", error=f"{type(exc).__name__}: {exc}")
+                continue
+            for rule_type in contributed:
+                if rule_type.name in found:
+                    other = self._infos[found[rule_type.name][1]]
+                    this = self._infos.get(name, info)
+                    raise PluginError(f"rule type {rule_type.name!r} is provided twice: by "
+                                      f"{other.describe()} and by {this.describe()}")
+                found[rule_type.name] = (rule_type, name)
+            self._infos[name] = replace(info, rule_types=tuple(sorted(r.name for r in contributed)))
+        self._rule_types = found
+        return found
+
+    def infos(self) -> list[PluginInfo]:
+        """Every plugin seen, loaded or not, sorted by name."""
+        return [self._infos[k] for k in sorted(self._infos)]
+
+    def failures(self) -> list[PluginInfo]:
+        return [i for i in self.infos() if i.status == "failed"]

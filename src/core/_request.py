@@ -1,0 +1,310 @@
+"""The resolved request: what every rule reads, built once from raw HTTP.
+
+``Request.from_http`` (raw bytes) and ``Request.from_parts`` (method, target,
+headers and body, as a WSGI or ASGI host has them) both end in ``_resolve``,
+the one place that decides the client id, the audiences and the scopes. A
+request that is malformed or ambiguous still becomes a ``Request``: its
+``problem`` is set, and the runner answers it ``invalid_request`` before any
+rule runs. A ``Request`` is immutable, so no rule can change what a later rule
+sees.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
+from urllib.parse import quote, quote_plus, unquote_plus
+
+from ._errors import RequestError
+from ._http import parse_http
+from ._limits import DEFAULT_LIMITS, Limits
+from ._params import _Counter, merge, parse_form, parse_json, parse_query
+from ._uri import audience_key, is_uri_text
+
+__all__ = ["Request", "SECRET_PARAMS"]
+
+#: Parameters whose values are credentials: never logged, scrubbed from tracebacks.
+SECRET_PARAMS = frozenset({
+    "password", "client_secret", "code", "code_verifier", "refresh_token", "access_token",
+    "assertion", "client_assertion", "subject_token", "actor_token", "device_code",
+    "id_token", "otp", "mfa_token", "binding_code", "token", "new_password",
+})
+
+_EMPTY: Mapping[str, tuple[str, ...]] = MappingProxyType({})
+_VSCHAR = re.compile(r"[\x20-\x7e]+")           # RFC 6749 A.1 client_id, A.5 state
+_NQCHAR = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 A.4 scope-token
+_GRANT_NAME = re.compile(r"[A-Za-z0-9\-._]+")    # RFC 6749 A.10 grant-name
+_RESPONSE_NAME = re.compile(r"[A-Za-z0-9_]+")    # RFC 6749 A.3 response-name
+_URI_PARAMS = ("redirect_uri", "request_uri")
+_ENDPOINTS = frozenset({"authorize", "token", "revoke", "introspect", "userinfo", "par",
+                        "device_authorization", "logout"})
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _endpoint(path: str) -> str:
+    last = path.rstrip("/").rpartition("/")[2].lower()
+    return last if last in _ENDPOINTS else "other"
+
+
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class Request:
+    """An OAuth 2.0 / OpenID Connect request, resolved for rules to read.
+
+    ``query`` and ``body`` keep every value as sent; ``params`` is the merged,
+    unambiguous view (one value per parameter, several for ``resource``).
+    ``audiences`` holds every ``audience`` and ``resource`` value (and any the
+    host binds through ``from_parts(audiences=...)``); ``audience_keys`` holds
+    their RFC 3986 comparison keys. ``problem`` is set when the request is
+    malformed; such a request is denied ``invalid_request`` before rules run.
+    """
+
+    method: str = "GET"
+    path: str = "/"
+    endpoint: str = "other"
+    grant_type: str | None = None
+    response_type: str | None = None
+    query: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _EMPTY)
+    body: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _EMPTY)
+    params: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _EMPTY)
+    headers: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _EMPTY)
+    client_id: str | None = None
+    client_auth: str = "none"
+    audiences: tuple[str, ...] = ()
+    audience_keys: frozenset[str] = frozenset()
+    scopes: tuple[str, ...] = ()
+    user: Mapping[str, Any] | None = None
+    context: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    problem: str | None = None
+    problem_status: int = 400
+    body_size: int = 0
+    limits: Limits = field(default=DEFAULT_LIMITS, compare=False)
+    secrets: tuple[str, ...] = field(default=(), compare=False)
+
+    def __repr__(self) -> str:  # never the headers or params: they hold credentials
+        state = f" problem={self.problem!r}" if self.problem else ""
+        return (f"<Request {self.method} {self.endpoint} client_id={self.client_id!r} "
+                f"audiences={list(self.audiences)!r} scopes={list(self.scopes)!r}{state}>")
+
+    def param(self, name: str) -> str | None:
+        """The single value of parameter ``name``, or None when it was not sent."""
+        values = self.params.get(name)
+        return values[0] if values else None
+
+    # -- constructors -------------------------------------------------------------
+
+    @classmethod
+    def from_http(cls, raw: bytes, *, limits: Limits | None = None, user: Mapping[str, Any] | None = None,
+                  context: Mapping[str, Any] | None = None, audiences: Iterable[str] = ()) -> "Request":
+        """Build a request from the raw bytes of one HTTP/1.1 request."""
+        limits = limits or DEFAULT_LIMITS
+        try:
+            method, target, headers, body = parse_http(raw, limits)
+        except RequestError as exc:
+            return cls(problem=exc.description, problem_status=exc.status, limits=limits)
+        return cls.from_parts(method, target, headers, body, limits=limits, user=user,
+                              context=context, audiences=audiences)
+
+    @classmethod
+    def from_parts(cls, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes = b"", *,
+                   limits: Limits | None = None, user: Mapping[str, Any] | None = None,
+                   context: Mapping[str, Any] | None = None, audiences: Iterable[str] = ()) -> "Request":
+        """Build a request from its parts, as a WSGI or ASGI server hands them over.
+
+        ``target`` is the request target (path and query string, still
+        percent-encoded). Header names may be in any case. ``user`` and
+        ``context`` are what the host knows (the signed-in user, the audience
+        bound to a refresh token); ``audiences`` adds audiences the host binds
+        to the request, which rules treat like requested ones.
+        """
+        limits = limits or DEFAULT_LIMITS
+        path = target.split("?", 1)[0]
+        try:
+            return _resolve(cls, method.upper(), target, headers, bytes(body), limits,
+                            _freeze(user) if user is not None else None,
+                            _freeze(context or {}), tuple(audiences))
+        except RequestError as exc:
+            return cls(method=method.upper(), path=path, endpoint=_endpoint(path),
+                       problem=exc.description, problem_status=exc.status, limits=limits)
+
+
+def _content_type(value: str | None) -> tuple[str, str | None]:
+    if value is None:
+        return "", None
+    media, _, rest = value.partition(";")
+    charset = None
+    for param in rest.split(";"):
+        key, _, val = param.strip().partition("=")
+        if key.strip().lower() == "charset":
+            charset = val.strip().strip('"').lower()
+    return media.strip().lower(), charset
+
+
+def _single_header(headers: Mapping[str, tuple[str, ...]], name: str) -> str | None:
+    values = headers.get(name)
+    if not values:
+        return None
+    if len(set(values)) > 1:
+        raise RequestError(f"header {name} is given more than once with different values")
+    return values[0]
+
+
+def _basic_credentials(value: str) -> tuple[str, str] | None:
+    """``(client_id, secret)`` from ``Authorization: Basic``; None for other schemes."""
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise RequestError("the Authorization header does not decode as Basic credentials") from None
+    user, sep, secret = decoded.partition(":")  # RFC 7617: split at the first colon
+    if not sep:
+        raise RequestError("the Authorization header does not decode as Basic credentials")
+    try:  # RFC 6749 2.3.1: both parts are form-encoded before Basic encoding
+        client_id = unquote_plus(user, errors="strict")
+    except UnicodeDecodeError:
+        raise RequestError("the Authorization header does not decode as Basic credentials") from None
+    if not client_id or _VSCHAR.fullmatch(client_id) is None or "%" in user and re.search(
+            r"%(?![0-9A-Fa-f]{2})", user):
+        raise RequestError("the Authorization header does not decode as Basic credentials")
+    return client_id, secret
+
+
+def _secret_forms(value: str) -> Iterable[str]:
+    yield value
+    yield quote_plus(value, safe="")
+    yield quote(value, safe="")
+
+
+def _resolve(cls: type[Request], method: str, target: str, header_items: Iterable[tuple[str, str]],
+             body: bytes, limits: Limits, user: Any, context: Any, bound: tuple[str, ...]) -> Request:
+    if len(body) > limits.max_body_bytes:
+        raise RequestError("the request body is too large", 413)
+    if len(target) > limits.max_header_bytes:
+        raise RequestError("the request target is too long", 414)
+    if target.startswith(("http://", "https://")):  # absolute-form (RFC 9112 3.2.2)
+        target = "/" + target.split("://", 1)[1].partition("/")[2]
+    elif not target.startswith("/"):
+        raise RequestError("the request target is not a path")
+    path, _, query_text = target.partition("?")
+    query_text = query_text.partition("#")[0]
+    if not is_uri_text(path):
+        raise RequestError("the request path holds characters a URI may not hold")
+
+    grouped: dict[str, list[str]] = {}
+    count = 0
+    for name, value in header_items:
+        count += 1
+        if count > limits.max_headers:
+            raise RequestError("the request has too many header fields", 431)
+        grouped.setdefault(name.lower(), []).append(value)
+    headers = MappingProxyType({k: tuple(v) for k, v in grouped.items()})
+
+    counter = _Counter(limits)
+    query = parse_query(query_text, counter)
+    body_params = _EMPTY
+    if body:
+        media, charset = _content_type(_single_header(headers, "content-type"))
+        if _single_header(headers, "content-encoding") not in (None, "identity"):
+            raise RequestError("the request body has a content coding authrules cannot read")
+        if media == "application/x-www-form-urlencoded":
+            if charset not in (None, "utf-8", "us-ascii"):
+                raise RequestError("the form body has a charset other than UTF-8")
+            body_params = parse_form(body, counter)
+        elif media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+            if charset not in (None, "utf-8"):
+                raise RequestError("the JSON body has a charset other than UTF-8")
+            body_params = parse_json(body, counter)
+        elif not media:
+            raise RequestError("the request has a body but no Content-Type")
+        else:
+            raise RequestError("the request body has a Content-Type authrules cannot read")
+    params = merge(query, body_params)
+
+    # Client id: query, body and Basic header must agree (RFC 6749 2.3.1).
+    secrets: list[str] = []
+    client_auth = "none"
+    auth = _single_header(headers, "authorization")
+    if auth is not None:
+        secrets.append(auth)
+        secrets.append(auth.partition(" ")[2].strip())
+    for cookie in headers.get("cookie", ()):
+        secrets.append(cookie)
+    for name in SECRET_PARAMS.intersection(params):
+        for value in params[name]:
+            secrets.extend(_secret_forms(value))
+    client_id = _identifier(params, "client_id", _VSCHAR)
+    basic = _basic_credentials(auth) if auth is not None else None
+    if basic is not None:
+        secrets.extend(_secret_forms(basic[1]))
+        try:
+            secrets.append(unquote_plus(basic[1]))
+        except UnicodeDecodeError:
+            pass
+        if client_id is not None and client_id != basic[0]:
+            raise RequestError("the client id in the Authorization header and in the request disagree")
+        client_id = basic[0]
+        client_auth = "client_secret_basic"
+    methods = [m for m, present in (("client_secret_basic", basic is not None),
+                                    ("client_secret_post", "client_secret" in params),
+                                    ("private_key_jwt", "client_assertion" in params)) if present]
+    if len(methods) > 1:
+        raise RequestError("the client uses more than one authentication method")
+    if methods:
+        client_auth = methods[0]
+
+    grant_type = _identifier(params, "grant_type", _GRANT_NAME, uri_ok=True)
+    response_type = params.get("response_type", (None,))[0]
+    if response_type is not None and not all(_RESPONSE_NAME.fullmatch(p) for p in response_type.split(" ")):
+        raise RequestError("parameter response_type is malformed")
+    _identifier(params, "state", _VSCHAR)
+    for name in _URI_PARAMS:
+        for value in params.get(name, ()):
+            if not is_uri_text(value):
+                raise RequestError(f"parameter {name} holds characters a URI may not hold")
+
+    audiences = params.get("audience", ()) + tuple(a for a in params.get("resource", ())
+                                                   if a not in params.get("audience", ()))
+    for value in audiences:
+        if not is_uri_text(value):
+            raise RequestError("an audience or resource holds characters a URI may not hold")
+    for value in bound:
+        if not isinstance(value, str) or not is_uri_text(value):
+            raise ValueError("a bound audience must be a URI string")
+    audiences += tuple(a for a in bound if a not in audiences)
+
+    scope = params.get("scope", ("",))[0]
+    scopes = tuple(dict.fromkeys(s for s in scope.split(" ") if s))
+    if any(_NQCHAR.fullmatch(s) is None for s in scopes):
+        raise RequestError("parameter scope holds characters a scope may not hold")
+
+    return cls(
+        method=method, path=path, endpoint=_endpoint(path), grant_type=grant_type,
+        response_type=response_type, query=query, body=body_params, params=params,
+        headers=headers, client_id=client_id, client_auth=client_auth, audiences=audiences,
+        audience_keys=frozenset(audience_key(a) for a in audiences), scopes=scopes,
+        user=user, context=context, body_size=len(body), limits=limits,
+        secrets=tuple(sorted({s for s in secrets if s}, key=len, reverse=True)),
+    )
+
+
+def _identifier(params: Mapping[str, tuple[str, ...]], name: str, pattern: re.Pattern[str],
+                uri_ok: bool = False) -> str | None:
+    values = params.get(name)
+    if not values:
+        return None
+    value = values[0]
+    if pattern.fullmatch(value) is None and not (uri_ok and ":" in value and is_uri_text(value)):
+        raise RequestError(f"parameter {name} holds characters it may not hold")
+    return value

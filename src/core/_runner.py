@@ -1,0 +1,406 @@
+"""The runner: rules.toml and plugins built once into a pipeline, run per request.
+
+Load time does everything that can be done once: read and check the config,
+discover plugins, check each rule's settings against its type, and build
+``Pipeline.steps``, a tuple of plain tuples. Per request, ``evaluate`` walks
+that tuple with a ``for`` loop and calls each rule directly (no pluggy hook
+calls), stops at the first deny, and logs the decision. Whatever a rule does
+(raise, return nonsense, run past its deadline), the request gets a deny.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import threading
+import traceback
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter_ns
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
+
+import structlog
+
+from ._config import Config, load_config, parse_config
+from ._decision import Decision
+from ._errors import ConfigError, PluginError
+from ._limits import Limits
+from ._logs import escape_control, scrub
+from ._plugins import PluginInfo, Plugins
+from ._request import Request
+from ._settings import SettingError, build_settings
+from ._types import Deny, RemoveScopes
+from ._workers import Workers
+
+__all__ = ["Runner", "Step", "current_decision_id", "ENV_CONFIG"]
+
+ENV_CONFIG = "AUTHRULES_CONFIG"
+INLINE, THREAD, ASYNC = 0, 1, 2
+_DEBUG = 10
+_DECISION_ID: ContextVar[str | None] = ContextVar("authrules_decision_id", default=None)
+
+_FAILED = Deny("server_error", "a rule failed, so the request is denied", 500)
+_TIMED_OUT = Deny("temporarily_unavailable", "a rule did not answer in time, so the request is denied", 503)
+
+
+def current_decision_id() -> str | None:
+    """The id of the decision being made in this thread or task, for a rule's own logs."""
+    return _DECISION_ID.get()
+
+
+class Step(NamedTuple):
+    """One enabled rule, ready to call: unpacked as a plain tuple per request."""
+
+    name: str
+    type: str
+    call: Callable[..., Any]
+    settings: Any
+    mode: int
+    timeout: float
+    skip: bool
+    provider: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    steps: tuple[Step, ...]
+    limits: Limits
+    config: Config
+    plugins: tuple[PluginInfo, ...]
+    async_rules: tuple[str, ...]
+
+
+class _Deadline(Exception):
+    pass
+
+
+class _Failure:
+    __slots__ = ("kind", "detail")
+
+    def __init__(self, kind: str, detail: dict[str, Any]) -> None:
+        self.kind = kind
+        self.detail = detail
+
+
+def _limit_problem(request: Request, limits: Limits) -> tuple[str, int] | None:
+    """Re-check a request parsed under other (looser) limits than this pipeline's."""
+    if request.body_size > limits.max_body_bytes:
+        return "the request body is too large", 413
+    if sum(len(v) for v in request.query.values()) + sum(len(v) for v in request.body.values()) \
+            > limits.max_params:
+        return "the request has too many parameters", 400
+    for source in (request.query, request.body):
+        for values in source.values():
+            if any(len(v) > limits.max_value_length for v in values):
+                return "a parameter value is too long", 400
+    return None
+
+
+class Runner:
+    """Runs the rules of one config on requests; safe to share across threads and tasks.
+
+    Build it with ``Runner.from_toml(path)``. ``logger`` is a structlog logger
+    from the host; without one, authrules uses ``structlog.get_logger("authrules")``
+    and so whatever structlog configuration the host has. authrules never
+    configures logging itself.
+    """
+
+    def __init__(self, config: Config, *, logger: Any = None, plugins: Iterable[Any] = (),
+                 autoload: bool | None = None, block: Iterable[str] = (), load: Iterable[str] = (),
+                 source: str | Path | None = None) -> None:
+        self._logger = logger if logger is not None else structlog.get_logger("authrules")
+        self._lazy = type(self._logger).__name__ == "BoundLoggerLazyProxy"
+        self._host_plugins = tuple(plugins)
+        self._options = (autoload, tuple(block), tuple(load))
+        self._source = source
+        self._prefix = os.urandom(6).hex()
+        self._ids = itertools.count(1)
+        self._reload_lock = threading.Lock()
+        self._workers: Workers | None = None
+        self._pipeline = self._build(config)
+
+    # -- construction ---------------------------------------------------------------
+
+    @classmethod
+    def from_toml(cls, path: str | Path | None = None, logger: Any = None, **options: Any) -> "Runner":
+        """Load rules.toml (``path``, else ``$AUTHRULES_CONFIG``, else ``./rules.toml``)."""
+        path = path if path is not None else os.environ.get(ENV_CONFIG) or "rules.toml"
+        return cls(load_config(path), logger=logger, source=path, **options)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], logger: Any = None, **options: Any) -> "Runner":
+        """Build from a dict shaped like rules.toml, e.g. in tests or a host's own config."""
+        return cls(parse_config(dict(data)), logger=logger, **options)
+
+    def _plugins(self, config: Config) -> Plugins:
+        autoload, block, load = self._options
+        plugins = Plugins(autoload=autoload, block=(*block, *config.block), allow=config.allow, load=load)
+        for plugin in self._host_plugins:
+            plugins.register(*plugin) if isinstance(plugin, tuple) else plugins.register(plugin)
+        plugins.load_entry_points()
+        return plugins
+
+    def _build(self, config: Config) -> Pipeline:
+        plugins = self._plugins(config)
+        types = plugins.rule_types()
+        steps: list[Step] = []
+        for rule in config.rules:
+            entry = types.get(rule.type)
+            if entry is None:
+                failed = plugins.failures()
+                if failed:
+                    causes = "; ".join(f"{i.describe()} failed to import: {i.error}" for i in failed)
+                    raise PluginError(f"rule type {rule.type!r} is not available: {causes}",
+                                      path=config.path, rule=repr(rule.name), line=rule.line)
+                available = ", ".join(sorted(types)) or "none (no plugin is loaded)"
+                raise ConfigError(f"unknown rule type {rule.type!r} (available: {available})",
+                                  path=config.path, rule=repr(rule.name), line=rule.line)
+            rule_type, provider = entry
+            try:
+                settings = build_settings(rule_type.settings, rule.settings)
+            except SettingError as exc:
+                raise ConfigError(f"type {rule.type!r}: {exc}", path=config.path, rule=repr(rule.name),
+                                  line=rule.line) from None
+            mode = ASYNC if rule_type.is_async else THREAD if rule_type.blocking else INLINE
+            if mode == INLINE and rule.timeout_ms is not None:
+                raise ConfigError(f"'timeout_ms' is set, but rule type {rule.type!r} is pure and runs inline "
+                                  "without a deadline", path=config.path, rule=repr(rule.name), line=rule.line)
+            if not rule.enabled:
+                continue
+            timeout = (rule.timeout_ms or config.limits.rule_timeout_ms) / 1000
+            steps.append(Step(rule.name, rule.type, rule_type.rule, settings, mode, timeout,
+                              rule.on_error == "skip", provider))
+        for info in plugins.failures():
+            self._logger.warning("authrules.plugin_failed", plugin=info.name, distribution=info.distribution,
+                                 error=escape_control(info.error or ""))
+        if not steps:
+            raise ConfigError("every rule is disabled: an empty pipeline would allow every request",
+                              path=config.path)
+        if any(s.mode == THREAD for s in steps) and self._workers is None:
+            self._workers = Workers()
+        return Pipeline(tuple(steps), config.limits, config, tuple(plugins.infos()),
+                        tuple(s.name for s in steps if s.mode == ASYNC))
+
+    def reload(self) -> bool:
+        """Re-read the config file and swap the pipeline in one step.
+
+        Requests in flight finish on the pipeline they started with. If the new
+        file is broken, the old pipeline stays, the error is logged, and the
+        result is False.
+        """
+        if self._source is None:
+            raise ConfigError("this runner was not loaded from a file, so it cannot reload")
+        with self._reload_lock:
+            try:
+                pipeline = self._build(load_config(self._source))
+            except ConfigError as exc:
+                self._logger.error("authrules.reload_failed", error=escape_control(str(exc)))
+                return False
+            self._pipeline = pipeline
+        self._logger.info("authrules.reloaded", config=str(self._source), rules=[s.name for s in pipeline.steps])
+        return True
+
+    # -- what is loaded -------------------------------------------------------------
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """The enabled rules in the order they run."""
+        return self._pipeline.steps
+
+    @property
+    def limits(self) -> Limits:
+        """The request limits in force; pass them to ``Request.from_http`` and friends."""
+        return self._pipeline.limits
+
+    @property
+    def config(self) -> Config:
+        return self._pipeline.config
+
+    @property
+    def plugins(self) -> tuple[PluginInfo, ...]:
+        return self._pipeline.plugins
+
+    @property
+    def needs_async(self) -> bool:
+        """True when some rule is ``async def``: only ``evaluate_async`` can run this config."""
+        return bool(self._pipeline.async_rules)
+
+    def parse(self, raw: bytes, **kwargs: Any) -> Request:
+        """``Request.from_http`` under this runner's limits."""
+        return Request.from_http(raw, limits=self._pipeline.limits, **kwargs)
+
+    # -- per request ----------------------------------------------------------------
+
+    def _begin(self, pipeline: Pipeline, request: Request) -> tuple[Any, bool, str, Any]:
+        did = f"{self._prefix}-{next(self._ids):x}"
+        log = self._logger.bind() if self._lazy else self._logger
+        enabled = getattr(log, "is_enabled_for", None)
+        return log, (enabled(_DEBUG) if enabled is not None else True), did, _DECISION_ID.set(did)
+
+    def evaluate(self, request: Request) -> Decision:
+        """Decide one request: run the rules in order, stop at the first deny."""
+        pipeline = self._pipeline
+        if pipeline.async_rules:
+            raise ConfigError(f"rules {', '.join(pipeline.async_rules)} are async: use evaluate_async",
+                              path=pipeline.config.path)
+        start = perf_counter_ns()
+        log, trace, did, token = self._begin(pipeline, request)
+        try:
+            problem = self._problem(request, pipeline)
+            if problem is not None:
+                return self._decide(log, did, start, request, request.scopes, None,
+                                    Deny("invalid_request", problem[0], problem[1]))
+            scopes = request.scopes
+            for step in pipeline.steps:
+                name, rtype, call, settings, mode, timeout, skip, _ = step
+                t0 = perf_counter_ns() if trace else 0
+                try:
+                    result = call(request, settings) if mode == INLINE else self._blocking(call, request,
+                                                                                          settings, timeout)
+                except _Deadline:
+                    result = _Failure("timeout", {"timeout_ms": int(timeout * 1000)})
+                except (Exception, SystemExit) as exc:
+                    result = self._raised(exc, request)
+                if result is None:
+                    if trace:
+                        log.debug("authrules.rule", decision_id=did, rule=name, rule_type=rtype, result="pass",
+                                  duration_us=(perf_counter_ns() - t0) // 1000)
+                    continue
+                kind = type(result)
+                if kind is RemoveScopes:
+                    scopes = tuple(s for s in scopes if s not in result.scopes)
+                    if trace:
+                        log.debug("authrules.rule", decision_id=did, rule=name, rule_type=rtype,
+                                  result="narrow", removed=sorted(result.scopes),
+                                  duration_us=(perf_counter_ns() - t0) // 1000)
+                    continue
+                if kind is Deny:
+                    if trace:
+                        log.debug("authrules.rule", decision_id=did, rule=name, rule_type=rtype, result="deny",
+                                  duration_us=(perf_counter_ns() - t0) // 1000)
+                    return self._decide(log, did, start, request, scopes, step, result)
+                deny = self._failed(log, did, step, result, request)
+                if deny is not None:
+                    return self._decide(log, did, start, request, scopes, step, deny)
+            return self._decide(log, did, start, request, scopes, None, None)
+        finally:
+            _DECISION_ID.reset(token)
+
+    async def evaluate_async(self, request: Request) -> Decision:
+        """Like ``evaluate``, awaiting ``async def`` rules and running blocking ones off the loop."""
+        pipeline = self._pipeline
+        start = perf_counter_ns()
+        log, trace, did, token = self._begin(pipeline, request)
+        try:
+            problem = self._problem(request, pipeline)
+            if problem is not None:
+                return self._decide(log, did, start, request, request.scopes, None,
+                                    Deny("invalid_request", problem[0], problem[1]))
+            scopes = request.scopes
+            for step in pipeline.steps:
+                name, rtype, call, settings, mode, timeout, skip, _ = step
+                t0 = perf_counter_ns()
+                try:
+                    if mode == INLINE:
+                        result = call(request, settings)
+                    else:
+                        async with asyncio.timeout(timeout) as deadline:
+                            if mode == ASYNC:
+                                result = await call(request, settings)
+                            else:
+                                assert self._workers is not None
+                                result = await asyncio.wrap_future(self._workers.submit(call, request, settings))
+                except TimeoutError as exc:
+                    if mode != INLINE and deadline.expired():
+                        result = _Failure("timeout", {"timeout_ms": int(timeout * 1000)})
+                    else:
+                        result = self._raised(exc, request)
+                except (Exception, SystemExit) as exc:
+                    result = self._raised(exc, request)
+                if result is None:
+                    if trace:
+                        log.debug("authrules.rule", decision_id=did, rule=name, rule_type=rtype, result="pass",
+                                  duration_us=(perf_counter_ns() - t0) // 1000)
+                    continue
+                kind = type(result)
+                if kind is RemoveScopes:
+                    scopes = tuple(s for s in scopes if s not in result.scopes)
+                    if trace:
+                        log.debug("authrules.rule", decision_id=did, rule=name, rule_type=rtype,
+                                  result="narrow", removed=sorted(result.scopes),
+                                  duration_us=(perf_counter_ns() - t0) // 1000)
+                    continue
+                if kind is Deny:
+                    if trace:
+                        log.debug("authrules.rule", decision_id=did, rule=name, rule_type=rtype, result="deny",
+                                  duration_us=(perf_counter_ns() - t0) // 1000)
+                    return self._decide(log, did, start, request, scopes, step, result)
+                deny = self._failed(log, did, step, result, request)
+                if deny is not None:
+                    return self._decide(log, did, start, request, scopes, step, deny)
+            return self._decide(log, did, start, request, scopes, None, None)
+        finally:
+            _DECISION_ID.reset(token)
+
+    # -- the rare paths, kept out of the loop ------------------------------------------
+
+    @staticmethod
+    def _problem(request: Request, pipeline: Pipeline) -> tuple[str, int] | None:
+        if request.problem is not None:
+            return request.problem, request.problem_status
+        if request.limits is pipeline.limits:
+            return None
+        return _limit_problem(request, pipeline.limits)
+
+    def _blocking(self, call: Callable[..., Any], request: Request, settings: Any, timeout: float) -> Any:
+        assert self._workers is not None
+        future = self._workers.submit(call, request, settings)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise _Deadline from None
+
+    @staticmethod
+    def _raised(exc: BaseException, request: Request) -> _Failure:
+        text = "".join(traceback.format_exception(exc))
+        return _Failure("error", {"exception": type(exc).__name__,
+                                  "traceback": scrub(text, request.secrets)})
+
+    def _failed(self, log: Any, did: str, step: Step, result: Any, request: Request) -> Deny | None:
+        """Log a rule that raised, timed out or returned nonsense; the deny, or None to skip."""
+        if isinstance(result, _Failure):
+            kind, detail = result.kind, result.detail
+        else:
+            try:
+                shown = repr(result)
+            except Exception:  # noqa: BLE001
+                shown = f"<{type(result).__name__} with a failing repr>"
+            kind, detail = "invalid", {"returned": scrub(shown, request.secrets, limit=300),
+                                       "returned_type": type(result).__name__}
+        action = "skipped" if step.skip else "denied"
+        (log.warning if step.skip else log.error)(
+            "authrules.rule", decision_id=did, rule=step.name, rule_type=step.type, result=kind,
+            action=action, **detail)
+        if step.skip:
+            return None
+        return _TIMED_OUT if kind == "timeout" else _FAILED
+
+    def _decide(self, log: Any, did: str, start: int, request: Request, scopes: tuple[str, ...],
+                step: Step | None, deny: Deny | None) -> Decision:
+        if deny is None:
+            decision = Decision("allow", did, None, None, 200, None, None, request.client_id,
+                                request.audiences, scopes, request.scopes, request.endpoint, request.grant_type)
+        else:
+            decision = Decision("deny", did, step.name if step else None, step.type if step else None,
+                                deny.status, deny.error, deny.description, request.client_id,
+                                request.audiences, scopes, request.scopes, request.endpoint, request.grant_type)
+        log.info("authrules.decision", decision_id=did, outcome=decision.outcome, rule=decision.rule,
+                 rule_type=decision.rule_type, status=decision.status, error=decision.error,
+                 error_description=decision.error_description, client_id=decision.client_id,
+                 audiences=request.audiences, scopes_requested=request.scopes, scopes_granted=scopes
+                 if deny is None else (), endpoint=request.endpoint, grant_type=request.grant_type,
+                 duration_us=(perf_counter_ns() - start) // 1000)
+        return decision
