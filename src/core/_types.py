@@ -42,6 +42,9 @@ class Deny:
     description: str = ""
     status: int = 403
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        raise TypeError("Deny is final: a rule returns Deny itself, which the runner checks by exact type")
+
     def __post_init__(self) -> None:
         if not isinstance(self.error, str) or not self.error or not _ERROR_TEXT.fullmatch(self.error):
             raise ValueError("Deny.error must be non-empty RFC 6749 error text")
@@ -57,6 +60,9 @@ class RemoveScopes:
     """Narrow the grant: drop these scopes from what the request is granted."""
 
     scopes: frozenset[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        raise TypeError("RemoveScopes is final: a rule returns RemoveScopes itself")
 
     def __init__(self, scopes: Iterable[str]) -> None:
         if isinstance(scopes, str):
