@@ -137,6 +137,45 @@ class Request:
             return cls(method=method.upper(), path=path, endpoint=_endpoint(path),
                        problem=exc.description, problem_status=exc.status, limits=limits)
 
+    @classmethod
+    def from_wsgi(cls, environ: dict[str, Any], body: bytes | None = None, *, limits: Limits | None = None,
+                  user: Mapping[str, Any] | None = None, context: Mapping[str, Any] | None = None,
+                  audiences: Iterable[str] = ()) -> "Request":
+        """Build a request from a WSGI environ (PEP 3333), as the host's app sees it.
+
+        The target is ``SCRIPT_NAME + PATH_INFO`` (re-encoded) and
+        ``QUERY_STRING``; headers are the ``HTTP_*`` keys with ``CONTENT_TYPE``
+        and ``CONTENT_LENGTH``. With ``body=None`` the body is read from
+        ``wsgi.input`` under ``limits`` and put back (a ``BytesIO``, with
+        ``CONTENT_LENGTH`` set to its length), so the app can still read it; a
+        body past ``max_body_bytes`` is not read and the request is a 413 problem.
+        """
+        from ._hostparts import read_wsgi_body, wsgi_headers, wsgi_target
+        limits = limits or DEFAULT_LIMITS
+        method = environ.get("REQUEST_METHOD") or "GET"
+        if body is None:
+            body, problem = read_wsgi_body(environ, limits)
+            if problem is not None:
+                path = wsgi_target(environ).split("?", 1)[0]
+                return cls(method=method.upper(), path=path, endpoint=_endpoint(path), problem=problem.description,
+                           problem_status=problem.status, limits=limits)
+        return cls.from_parts(method, wsgi_target(environ), wsgi_headers(environ), body, limits=limits,
+                              user=user, context=context, audiences=audiences)
+
+    @classmethod
+    def from_asgi(cls, scope: Mapping[str, Any], body: bytes, *, limits: Limits | None = None,
+                  user: Mapping[str, Any] | None = None, context: Mapping[str, Any] | None = None,
+                  audiences: Iterable[str] = ()) -> "Request":
+        """Build a request from an ASGI HTTP scope and the whole body, as the host's app sees it.
+
+        The target is ``path`` (re-encoded) and ``query_string``. The body is
+        required: read it with ``authrules.asgi.read_body(scope, receive, limits)``,
+        which also gives a ``receive`` that replays it to the app.
+        """
+        from ._hostparts import asgi_headers, asgi_target
+        return cls.from_parts(scope.get("method") or "GET", asgi_target(scope), asgi_headers(scope), body,
+                              limits=limits, user=user, context=context, audiences=audiences)
+
 
 def _content_type(value: str | None) -> tuple[str, str | None]:
     if value is None:

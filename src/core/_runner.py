@@ -118,6 +118,7 @@ class Runner:
         self._prefix = os.urandom(6).hex()
         self._ids = itertools.count(1)
         self._reload_lock = threading.Lock()
+        self._sync_only = False
         self._workers: Workers | None = None
         self._pipeline = self._build(config)
 
@@ -198,9 +199,30 @@ class Runner:
             except ConfigError as exc:
                 self._logger.error("authrules.reload_failed", error=escape_control(str(exc)))
                 return False
+            if self._sync_only and pipeline.async_rules:
+                self._logger.error("authrules.reload_failed", error=escape_control(str(self._async_error(pipeline))))
+                return False
             self._pipeline = pipeline
         self._logger.info("authrules.reloaded", config=str(self._source), rules=[s.name for s in pipeline.steps])
         return True
+
+    def require_sync(self) -> None:
+        """Promise that this runner is only run with ``evaluate``: refuse async rules, now and on reload.
+
+        A sync host (the WSGI middleware) calls this once. It raises
+        ``ConfigError`` naming the rules when the loaded config has ``async def``
+        rules; afterwards ``reload()`` keeps the old pipeline, and logs why,
+        rather than swap in a config the host could not run.
+        """
+        with self._reload_lock:
+            if self._pipeline.async_rules:
+                raise self._async_error(self._pipeline)
+            self._sync_only = True
+
+    @staticmethod
+    def _async_error(pipeline: Pipeline) -> ConfigError:
+        return ConfigError(f"rules {', '.join(pipeline.async_rules)} are async def and need evaluate_async",
+                           path=pipeline.config.path)
 
     # -- what is loaded -------------------------------------------------------------
 
