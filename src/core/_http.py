@@ -2,7 +2,8 @@
 
 Only what a single request may hold is accepted: anything that two HTTP
 implementations could read two ways (conflicting Content-Length, Content-Length
-beside Transfer-Encoding, obsolete line folding, bytes after the body) is a
+beside Transfer-Encoding, Transfer-Encoding in HTTP/1.0, obsolete line folding,
+bytes after the body) is a
 ``RequestError``, since a rule that reads a request differently from the server
 behind it is a rule that can be bypassed.
 """
@@ -106,13 +107,15 @@ def parse_http(raw: bytes, limits: Limits) -> tuple[str, str, Headers, bytes]:
         if _FIELD_VALUE.fullmatch(value) is None:
             raise RequestError(f"header {name.lower()} holds a control character")
         headers.append((name.lower(), value))
-    return method, target, headers, _body(headers, rest, limits)
+    return method, target, headers, _body(headers, rest, limits, _version)
 
 
-def _body(headers: Headers, rest: bytes, limits: Limits) -> bytes:
+def _body(headers: Headers, rest: bytes, limits: Limits, version: str = "1.1") -> bytes:
     lengths = {v for n, v in headers if n == "content-length"}
     codings = [v for n, v in headers if n == "transfer-encoding"]
     if codings:
+        if version == "1.0":  # RFC 9112 6.1: framing of an HTTP/1.0 message with Transfer-Encoding is faulty
+            raise RequestError("the request has Transfer-Encoding in HTTP/1.0")
         if lengths:
             raise RequestError("the request has both Transfer-Encoding and Content-Length")
         if len(codings) != 1 or codings[0].lower() != "chunked":
