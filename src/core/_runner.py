@@ -11,6 +11,7 @@ calls), stops at the first deny, and logs the decision. Whatever a rule does
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import os
 import threading
@@ -27,12 +28,12 @@ from ._config import Config, load_config, parse_config
 from ._decision import Decision
 from ._errors import ConfigError, PluginError
 from ._limits import Limits
-from ._logs import escape_control, scrub
+from ._logs import escape_control, scrub, secret_values
 from ._plugins import PluginInfo, Plugins
 from ._request import Request
 from ._settings import SettingError, build_settings
 from ._types import Deny, RemoveScopes
-from ._workers import Workers
+from ._workers import Overloaded, Workers
 
 __all__ = ["Runner", "Step", "current_decision_id", "ENV_CONFIG"]
 
@@ -43,6 +44,10 @@ _DECISION_ID: ContextVar[str | None] = ContextVar("authrules_decision_id", defau
 
 _FAILED = Deny("server_error", "a rule failed, so the request is denied", 500)
 _TIMED_OUT = Deny("temporarily_unavailable", "a rule did not answer in time, so the request is denied", 503)
+#: What a rule may raise that still gets a deny. KeyboardInterrupt (a real Ctrl-C on the thread running
+#: inline or async rules) and a real cancellation of the host's task propagate; see _blocking and
+#: evaluate_async for the cases where those can only have come from the rule itself.
+_RULE_FAULTS = (Exception, SystemExit, GeneratorExit)
 
 
 def current_decision_id() -> str | None:
@@ -283,7 +288,7 @@ class Runner:
                                                                                           settings, timeout)
                 except _Deadline:
                     result = _Failure("timeout", {"timeout_ms": int(timeout * 1000)})
-                except (Exception, SystemExit) as exc:
+                except _RULE_FAULTS as exc:
                     result = self._raised(exc, request)
                 if result is None:
                     if trace:
@@ -331,15 +336,23 @@ class Runner:
                         async with asyncio.timeout(timeout) as deadline:
                             if mode == ASYNC:
                                 result = await call(request, settings)
+                                if asyncio.get_running_loop().time() > deadline.when():  # type: ignore[operator]
+                                    # it blocked the loop past its deadline, so asyncio could not stop it
+                                    result = _Failure("timeout", {"timeout_ms": int(timeout * 1000)})
                             else:
                                 assert self._workers is not None
                                 result = await asyncio.wrap_future(self._workers.submit(call, request, settings))
                 except TimeoutError as exc:
-                    if mode != INLINE and deadline.expired():
+                    if mode != INLINE and (deadline.expired() or isinstance(exc, Overloaded)):
                         result = _Failure("timeout", {"timeout_ms": int(timeout * 1000)})
                     else:
                         result = self._raised(exc, request)
-                except (Exception, SystemExit) as exc:
+                except asyncio.CancelledError as exc:
+                    task = asyncio.current_task()
+                    if task is None or task.cancelling():
+                        raise  # the host cancelled this request
+                    result = self._raised(exc, request)  # the rule raised it itself
+                except _RULE_FAULTS as exc:
                     result = self._raised(exc, request)
                 if result is None:
                     if trace:
@@ -381,27 +394,38 @@ class Runner:
         future = self._workers.submit(call, request, settings)
         try:
             return future.result(timeout)
-        except TimeoutError:
+        except BaseException as exc:
+            if future.done() and not future.cancelled() and future.exception() is exc \
+                    and not isinstance(exc, Overloaded):
+                # Raised by the rule on its worker thread (its own TimeoutError, even a KeyboardInterrupt:
+                # no signal reaches a worker), so it is the rule's fault, never the deadline's.
+                return self._raised(exc, request)
+            if not isinstance(exc, TimeoutError):
+                raise  # e.g. Ctrl-C while this thread waited
             future.cancel()
-            raise _Deadline from None
+            return _Failure("timeout", {"timeout_ms": int(timeout * 1000)})
 
     @staticmethod
     def _raised(exc: BaseException, request: Request) -> _Failure:
-        text = "".join(traceback.format_exception(exc))
-        return _Failure("error", {"exception": type(exc).__name__,
-                                  "traceback": scrub(text, request.secrets)})
+        text = "".join(traceback.format_exception(exc))  # scrubbed in _failed, with the rule's secret settings
+        return _Failure("error", {"exception": escape_control(type(exc).__name__), "traceback": text})
 
     def _failed(self, log: Any, did: str, step: Step, result: Any, request: Request) -> Deny | None:
         """Log a rule that raised, timed out or returned nonsense; the deny, or None to skip."""
+        secrets = (*request.secrets, *secret_values(step.settings))
         if isinstance(result, _Failure):
             kind, detail = result.kind, result.detail
+            if "traceback" in detail:
+                detail = {**detail, "traceback": scrub(detail["traceback"], secrets)}
         else:
+            if inspect.iscoroutine(result):
+                result.close()  # an unawaited coroutine: close it rather than leave it to warn
             try:
                 shown = repr(result)
-            except Exception:  # noqa: BLE001
+            except _RULE_FAULTS:
                 shown = f"<{type(result).__name__} with a failing repr>"
-            kind, detail = "invalid", {"returned": scrub(shown, request.secrets, limit=300),
-                                       "returned_type": type(result).__name__}
+            kind, detail = "invalid", {"returned": scrub(str(shown), secrets, limit=300),
+                                       "returned_type": escape_control(type(result).__name__)}
         action = "skipped" if step.skip else "denied"
         (log.warning if step.skip else log.error)(
             "authrules.rule", decision_id=did, rule=step.name, rule_type=step.type, result=kind,
