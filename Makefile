@@ -1,12 +1,14 @@
 # Two commands do all setup on a fresh machine with Python 3.11+ and pip:
 #   make demo   -> .venv, core + first-party plugins, check and eval the example requests
 #   make test   -> the same setup, then the whole test suite
+#   make bench  -> the same setup plus the `bench` extra, then benchmarks/ (docs/performance.md)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: demo test install clean
+.PHONY: demo test install bench clean
 
 $(STAMP): pyproject.toml plugins/audience-deny/pyproject.toml plugins/client-deny/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +26,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]' -e plugins/audience-deny -e plugins/client-deny
+	touch $(BENCH_STAMP)
+
+# Writes benchmarks/results.json, the tables in docs/performance.md and docs/performance-rules.png.
+bench: $(BENCH_STAMP)
+	$(PY) -m benchmarks.run
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info plugins/*/*.egg-info
