@@ -190,3 +190,73 @@ class ExampleHost:
 
     def send(self, raw: bytes, timeout: float = 10.0) -> Response:
         return send_raw(self.port, raw, timeout)
+
+
+# -- in-process rules that show what the rules saw ------------------------------------------------
+
+from dataclasses import dataclass as _dataclass  # noqa: E402
+
+import structlog  # noqa: E402
+
+from authrules import Deny, RuleType, current_decision_id, hookimpl  # noqa: E402
+
+
+@_dataclass(frozen=True)
+class DenySettings:
+    error: str = "access_denied"
+    description: str = "denied_by_test"
+    status: int = 403
+
+
+@_dataclass(frozen=True)
+class RoleSettings:
+    role: str = "admin"
+
+
+class Probe:
+    """An in-process plugin: ``probe`` records each request it sees (and the decision id in force),
+    ``probe-async`` does the same as ``async def``, ``deny-all`` denies with its settings,
+    ``need-role`` denies a request whose host-supplied user lacks a role."""
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+        self.ids: list[str | None] = []
+
+    def _record(self, request: Any, _settings: Any) -> None:
+        self.seen.append(request)
+        self.ids.append(current_decision_id())
+
+    async def _record_async(self, request: Any, _settings: Any) -> None:
+        import asyncio
+        await asyncio.sleep(0)
+        self.seen.append(request)
+        self.ids.append(current_decision_id())
+
+    @staticmethod
+    def _deny_all(_request: Any, settings: DenySettings) -> Deny:
+        return Deny(settings.error, settings.description, settings.status)
+
+    @staticmethod
+    def _need_role(request: Any, settings: RoleSettings) -> Deny | None:
+        roles = (request.user or {}).get("roles", ())
+        return None if settings.role in roles else Deny("access_denied", "role_required", 403)
+
+    @hookimpl
+    def authrules_rule_types(self) -> list[RuleType]:
+        return [RuleType("probe", self._record), RuleType("probe-async", self._record_async),
+                RuleType("deny-all", self._deny_all, DenySettings),
+                RuleType("need-role", self._need_role, RoleSettings)]
+
+
+def quiet_logger() -> Any:
+    """A structlog logger that drops every event (no global configuration touched)."""
+    def drop(*_: Any) -> Any:
+        raise structlog.DropEvent
+    return structlog.wrap_logger(structlog.ReturnLogger(), processors=[drop])
+
+
+SEED_RULES = [
+    {"name": "deny-todo-api", "type": "audience-deny",
+     "settings": {"audiences": [TODO], "deny_missing": True}},
+    {"name": "deny-client", "type": "client-deny", "settings": {"clients": ["CLIENT_ID"]}},
+]
