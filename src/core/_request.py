@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
-from urllib.parse import quote, quote_plus, unquote_plus
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 from ._errors import RequestError
 from ._http import parse_http
@@ -53,8 +53,38 @@ def _freeze(value: Any) -> Any:
 
 
 def _endpoint(path: str) -> str:
-    last = path.rstrip("/").rpartition("/")[2].lower()
+    """The endpoint a server would route ``path`` to, by its last segment.
+
+    Servers route on the decoded path, drop ``;`` path parameters (Tomcat,
+    Jetty) and resolve dot segments, so ``/oauth/%74oken``, ``/oauth/token;x``
+    and ``/oauth/token/.`` all reach the token endpoint: they are read so here too.
+    """
+    segments: list[str] = []
+    for raw in path.split("/"):
+        for seg in unquote(raw.split(";", 1)[0], errors="replace").split("/"):
+            if seg == "..":
+                if segments:
+                    segments.pop()
+            elif seg not in ("", "."):
+                segments.append(seg)
+    last = segments[-1].lower() if segments else ""
     return last if last in _ENDPOINTS else "other"
+
+
+_ABSOLUTE_FORM = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://[^/?#]*")
+
+
+def _origin_form(target: str) -> str:
+    """``/path?query`` from a request target in origin-form or absolute-form (RFC 9112 3.2)."""
+    if "#" in target:  # no form of request target holds a fragment, and parsers disagree on where it ends
+        raise RequestError("the request target holds a fragment")
+    absolute = _ABSOLUTE_FORM.match(target)
+    if absolute is not None:
+        rest = target[absolute.end():]
+        return rest if rest.startswith("/") else "/" + rest
+    if not target.startswith("/"):
+        raise RequestError("the request target is not a path")
+    return target
 
 
 @dataclass(frozen=True, slots=True, repr=False, eq=False)
@@ -232,12 +262,7 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
         raise RequestError("the request body is too large", 413)
     if len(target) > limits.max_header_bytes:
         raise RequestError("the request target is too long", 414)
-    if target.startswith(("http://", "https://")):  # absolute-form (RFC 9112 3.2.2)
-        target = "/" + target.split("://", 1)[1].partition("/")[2]
-    elif not target.startswith("/"):
-        raise RequestError("the request target is not a path")
-    path, _, query_text = target.partition("?")
-    query_text = query_text.partition("#")[0]
+    path, _, query_text = _origin_form(target).partition("?")
     if not is_uri_text(path):
         raise RequestError("the request path holds characters a URI may not hold")
 
