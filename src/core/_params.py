@@ -3,7 +3,9 @@
 Each source keeps every value as sent. ``merge`` then builds the one view rules
 read and refuses what is ambiguous: RFC 6749 section 3.1 says a parameter must
 not be sent twice, so two different values for it (in one source, or in the
-query and the body) is ``invalid_request``. RFC 8707 lets ``resource`` repeat,
+query and the body) is ``invalid_request``, and so is what other parsers split
+into more or other parameters than authrules does (a raw ``;``, bracketed
+names). RFC 8707 lets ``resource`` repeat,
 and a JSON array names several ``audience`` or ``resource`` values at once.
 Empty values count as omitted (RFC 6749 section 3.1).
 
@@ -68,6 +70,8 @@ def _decode_urlencoded(text: str, where: str, counter: _Counter) -> dict[str, li
     limits = counter.limits
     if _QUERY_TEXT.fullmatch(text) is None or _BAD_PERCENT.search(text):
         raise RequestError(f"the {where} holds characters a URL-encoded form may not hold")
+    if ";" in text:  # a separator for Rack before 3, Python before 3.9.2 and others; encoded it is %3B
+        raise RequestError(f"the {where} holds a ';', which some servers read as a parameter separator")
     out: dict[str, list[str]] = {}
     if not text:
         return out
@@ -84,6 +88,8 @@ def _decode_urlencoded(text: str, where: str, counter: _Counter) -> dict[str, li
         except UnicodeDecodeError:
             raise RequestError(f"the {where} is not valid UTF-8 once decoded") from None
         _check_name(name, limits)
+        if "[" in name or "]" in name:  # PHP, Rack and Express's qs read a[]=x as the parameter a
+            raise RequestError("a parameter name holds brackets, which some servers read as an array")
         out.setdefault(name, []).append(_check_value(name, value, limits))
     for name, values in out.items():
         if name not in MULTI_VALUED and len(set(values) - {""}) > 1:
