@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -40,6 +41,7 @@ _NQCHAR = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 A.4 scope-token
 _GRANT_NAME = re.compile(r"[A-Za-z0-9\-._]+")    # RFC 6749 A.10 grant-name
 _RESPONSE_NAME = re.compile(r"[A-Za-z0-9_]+")    # RFC 6749 A.3 response-name
 _URI_PARAMS = ("redirect_uri", "request_uri")
+_AUTH_SPLIT = re.compile(r"[ \t]+")
 _ENDPOINTS = frozenset({"authorize", "token", "revoke", "introspect", "userinfo", "par",
                         "device_authorization", "logout"})
 
@@ -228,9 +230,20 @@ def _single_header(headers: Mapping[str, tuple[str, ...]], name: str) -> str | N
     return values[0]
 
 
+def _auth_parts(value: str) -> tuple[str, str]:
+    """``(scheme, credentials)`` of an Authorization value.
+
+    RFC 9110 11.4 puts one or more spaces after the scheme, but common servers
+    (werkzeug, and others using ``str.split()``) split at any whitespace, tabs
+    included: a tab must not hide Basic credentials from the rules.
+    """
+    parts = _AUTH_SPLIT.split(value.strip(), maxsplit=1)
+    return parts[0], (parts[1] if len(parts) > 1 else "")
+
+
 def _basic_credentials(value: str) -> tuple[str, str] | None:
     """``(client_id, secret)`` from ``Authorization: Basic``; None for other schemes."""
-    scheme, _, token = value.strip().partition(" ")
+    scheme, token = _auth_parts(value)
     if scheme.lower() != "basic":
         return None
     try:
@@ -248,6 +261,31 @@ def _basic_credentials(value: str) -> tuple[str, str] | None:
             r"%(?![0-9A-Fa-f]{2})", user):
         raise RequestError("the Authorization header does not decode as Basic credentials")
     return client_id, secret
+
+
+def _assertion_subject(token: str) -> str | None:
+    """The client a JWT client assertion names (RFC 7523 3: ``iss`` and ``sub`` are the client id).
+
+    Only read, never verified: the server checks the signature, and a client that
+    claims to be someone else gets that client's rules and then the server's
+    refusal. An encrypted assertion (JWE, five parts) cannot be read: None.
+    """
+    parts = token.split(".")
+    if len(parts) == 5:
+        return None
+    claims: Any = None
+    if len(parts) == 3:
+        try:
+            payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+            claims = json.loads(payload.decode("utf-8"))
+        except (ValueError, binascii.Error, RecursionError):
+            claims = None
+    if not isinstance(claims, dict):
+        raise RequestError("the client assertion is not a JWT")
+    subject, issuer = claims.get("sub"), claims.get("iss", claims.get("sub"))
+    if not isinstance(subject, str) or not subject or _VSCHAR.fullmatch(subject) is None or issuer != subject:
+        raise RequestError("the client assertion does not name the client in iss and sub")
+    return subject
 
 
 def _secret_forms(value: str) -> Iterable[str]:
@@ -302,7 +340,7 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
     auth = _single_header(headers, "authorization")
     if auth is not None:
         secrets.append(auth)
-        secrets.append(auth.partition(" ")[2].strip())
+        secrets.append(_auth_parts(auth)[1])
     for cookie in headers.get("cookie", ()):
         secrets.append(cookie)
     for name in SECRET_PARAMS.intersection(params):
@@ -327,6 +365,13 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
         raise RequestError("the client uses more than one authentication method")
     if methods:
         client_auth = methods[0]
+    if "client_assertion" in params:  # RFC 7521 4.2: the assertion's subject is the client
+        subject = _assertion_subject(params["client_assertion"][0])
+        if subject is None and client_id is None:
+            raise RequestError("the client assertion cannot be read and no client_id names the client")
+        if subject is not None and client_id is not None and subject != client_id:
+            raise RequestError("the client id in the client assertion and in the request disagree")
+        client_id = client_id or subject
 
     grant_type = _identifier(params, "grant_type", _GRANT_NAME, uri_ok=True)
     response_type = params.get("response_type", (None,))[0]

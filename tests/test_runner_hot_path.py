@@ -1,0 +1,119 @@
+"""The per-request path of ``Runner.evaluate`` after its speed work (issue 5): same answers, same events.
+
+``evaluate`` builds decisions without ``Decision.__init__`` and walks
+``Pipeline.plan`` instead of ``Pipeline.steps``; these tests pin that both
+give exactly what the plain code gave. No timing here: speed lives in
+benchmarks/ (``make bench``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import FrozenInstanceError, dataclass
+
+import pytest
+
+import authrules._runner as runner_module
+from authrules import Decision, Deny, Limits, Request, RuleType, Runner, hookimpl
+from helpers.logs import capturing_logger
+
+ALLOWED = (b"GET /authorize?client_id=c1&scope=openid+email&audience=https%3A%2F%2Fapi.example.com"
+           b" HTTP/1.1\r\nHost: as.example.com\r\n\r\n")
+DENIED = ALLOWED.replace(b"client_id=c1", b"client_id=blocked")
+VALUES = ("deny", "id-1", "r", "t", 401, "unauthorized", "no", "c1", ("https://a",), ("openid",),
+          ("openid", "email"), "token", "client_credentials")
+
+
+def test_the_fast_builder_makes_the_same_frozen_decision():
+    built = runner_module._new_decision(*VALUES)
+    plain = Decision(*VALUES)
+    assert type(built) is Decision
+    assert built == plain and hash(built) == hash(plain)
+    assert dataclasses.astuple(built) == VALUES
+    with pytest.raises(FrozenInstanceError):
+        built.outcome = "allow"  # type: ignore[misc]
+
+
+def test_the_builder_falls_back_to_the_constructor_when_decision_changes(monkeypatch):
+    @dataclass(frozen=True, slots=True)
+    class Checked:
+        outcome: str
+
+        def __post_init__(self) -> None:
+            raise AssertionError("must run")
+
+    monkeypatch.setattr(runner_module, "Decision", Checked)
+    assert runner_module._decision_builder() is Checked
+
+    @dataclass(frozen=True, slots=True)
+    class Wider(Decision):  # one field more than the builder knows
+        extra: str = ""
+
+    monkeypatch.setattr(runner_module, "Decision", Wider)
+    assert runner_module._decision_builder() is Wider
+
+
+def _never(request, settings):
+    return None
+
+
+@dataclass(frozen=True)
+class _Clients:
+    clients: frozenset[str] = frozenset({"blocked"})
+
+
+def _block(request, settings):
+    return Deny("unauthorized", "blocked client", 401) if request.client_id in settings.clients else None
+
+
+class _Plugin:
+    @hookimpl
+    def authrules_rule_types(self):
+        return [RuleType("never", _never), RuleType("block", _block, _Clients)]
+
+
+def _runner(logger, **kw):
+    rules = [{"name": "first", "type": "never"}, {"name": "blocker", "type": "block"},
+             {"name": "last", "type": "never"}]
+    return Runner.from_dict({"rules": rules, **kw}, plugins=[_Plugin()], autoload=False, logger=logger)
+
+
+def test_plan_mirrors_steps_in_order():
+    runner = _runner(capturing_logger()[0])
+    plan = runner._pipeline.plan
+    assert [entry[-1] for entry in plan] == list(runner.steps)
+    assert all(type(entry) is tuple and entry[:7] == tuple(step)[:7] for entry, step in zip(plan, runner.steps))
+
+
+def test_decisions_and_events_are_what_the_rules_say():
+    log, events = capturing_logger()
+    runner = _runner(log)
+    allowed = runner.evaluate(Request.from_http(ALLOWED))
+    denied = runner.evaluate(Request.from_http(DENIED))
+    assert allowed == Decision("allow", allowed.decision_id, None, None, 200, None, None, "c1",
+                               ("https://api.example.com",), ("openid", "email"), ("openid", "email"),
+                               "authorize", None)
+    assert denied == Decision("deny", denied.decision_id, "blocker", "block", 401, "unauthorized",
+                              "blocked client", "blocked", ("https://api.example.com",), ("openid", "email"),
+                              ("openid", "email"), "authorize", None)
+    assert events.rule_order() == ["first", "blocker", "last", "first", "blocker"]
+    decided = events.named("authrules.decision")
+    assert [list(e) for e in decided] == [
+        ["decision_id", "outcome", "rule", "rule_type", "status", "error", "error_description", "client_id",
+         "audiences", "scopes_requested", "scopes_granted", "endpoint", "grant_type", "duration_us", "event",
+         "level"]] * 2
+    assert decided[0]["scopes_granted"] == ("openid", "email") and decided[1]["scopes_granted"] == ()
+    assert [e["decision_id"] for e in decided] == [allowed.decision_id, denied.decision_id]
+
+
+def test_malformed_and_foreign_limit_requests_still_get_invalid_request():
+    log, events = capturing_logger()
+    runner = _runner(log, limits={"max_params": 2})
+    malformed = runner.evaluate(Request.from_http(b"GET /authorize?scope=%ZZ HTTP/1.1\r\nHost: a\r\n\r\n"))
+    assert (malformed.outcome, malformed.error, malformed.rule) == ("deny", "invalid_request", None)
+    # Parsed under the default (looser) limits: re-checked against this runner's, before any rule runs.
+    loose = runner.evaluate(Request.from_http(ALLOWED, limits=Limits()))
+    assert (loose.outcome, loose.error, loose.status) == ("deny", "invalid_request", 400)
+    assert events.rule_order() == []
+    # The same request under the runner's own limits object is not re-checked, and the rules run.
+    assert runner.evaluate(runner.parse(ALLOWED.replace(b"&audience=https%3A%2F%2Fapi.example.com", b""))).allowed
