@@ -27,6 +27,7 @@ class CaptureServer:
         self.base = f"http://127.0.0.1:{self.port}"
         self.captured: list[bytes] = []
         self._errors: list[BaseException] = []
+        self._closing = False
         self._thread = threading.Thread(target=self._serve, name="capture-server", daemon=True)
         self._thread.start()
 
@@ -37,8 +38,13 @@ class CaptureServer:
         self.close()
 
     def close(self) -> None:
-        self._sock.close()
+        self._closing = True
+        # accept() does not return when another thread closes the socket: wake it with a connection
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5):
+            pass
         self._thread.join(5)
+        self._sock.close()
+        assert not self._thread.is_alive(), "the capture server did not stop"
         if self._errors:
             raise self._errors[0]
 
@@ -52,6 +58,9 @@ class CaptureServer:
             try:
                 conn, _ = self._sock.accept()
             except OSError:
+                return
+            if self._closing:
+                conn.close()
                 return
             try:
                 with conn:

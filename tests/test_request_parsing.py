@@ -1,0 +1,857 @@
+"""Request parsing and resolution beyond the shared cases, with requests made here.
+
+Kinds checked (issue 2): parameter pollution (query, body, query+body; RFC 8707
+``resource`` may repeat), Basic vs body client credentials (RFC 6749 2.3.1,
+RFC 7617), JSON bodies, audience equivalence (RFC 3986 section 6; never
+loosening a deny), empty values, characters no URI or client id may hold,
+Content-Length / Transfer-Encoding shapes, chunked bodies, bare-LF heads, and
+request targets. Requests come from real client libraries (requests, httpx,
+requests-oauthlib, Authlib) sent to a loopback HTTP server that keeps the exact
+bytes, or are written by hand where no client would send them.
+
+All against the repo's rules.toml: deny audience http://todoapi2.api or no
+audience (audience-deny), then deny client CLIENT_ID (client-deny).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import string
+from urllib.parse import quote, quote_plus, urlencode
+
+import httpx
+import pytest
+import requests
+from authlib.integrations.requests_client import OAuth2Session as AuthlibSession
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from oauthlib.oauth2 import BackendApplicationClient
+from requests_oauthlib import OAuth2Session
+
+from helpers.logs import capturing_logger
+from helpers.paths import DEFAULT_RULES
+from helpers.wire import FORM, JSON, basic, chunked, get, head, post, post_json, to_bare_lf
+
+from authrules import Request, Runner, audience_key
+
+TODO = "http://todoapi2.api"
+BILLING = "https://billing.example.com/api"
+CLIENT = "aB3dEfGh1JkLmNoP"      # allowed client
+DENIED = "CLIENT_ID"             # denied by client-deny
+SECRET = "s3cr3t-Value"
+
+
+@pytest.fixture(scope="module")
+def runner_events():
+    logger, events = capturing_logger()
+    return Runner.from_toml(DEFAULT_RULES, logger=logger), events
+
+
+@pytest.fixture
+def decide(runner_events):
+    runner, events = runner_events
+
+    def run(raw: bytes):
+        request = Request.from_http(raw)
+        decision = runner.evaluate(request)
+        rules = [e for e in events if e["event"] == "authrules.rule" and e["decision_id"] == decision.decision_id]
+        return request, decision, rules
+    return run
+
+
+def q(*pairs: tuple[str, str]) -> str:
+    return urlencode(pairs)
+
+
+def authorize(*pairs: tuple[str, str]) -> bytes:
+    return get("/authorize?" + q(*pairs))
+
+
+def expect_invalid(decide, raw: bytes, status: int = 400):
+    request, decision, rules = decide(raw)
+    assert (decision.outcome, decision.error, decision.status) == ("deny", "invalid_request", status), \
+        (decision, request.problem)
+    assert decision.rule is None and decision.rule_type is None
+    assert rules == []  # decided before any rule ran
+    assert request.problem
+    return request, decision
+
+
+def expect(decide, raw: bytes, outcome: str, rule_type: str | None = None, **fields):
+    request, decision, rules = decide(raw)
+    assert request.problem is None, request.problem
+    assert decision.outcome == outcome, (decision, request)
+    assert decision.rule_type == rule_type
+    for name, value in fields.items():
+        got = getattr(request, name)
+        assert got == value, (name, got, value)
+    return request, decision
+
+
+# ============================================================================================
+# Real clients on a loopback socket
+# ============================================================================================
+
+
+def test_requests_form_post_with_body_credentials(capture_server, decide):
+    requests.post(f"{capture_server.base}/oauth/token", timeout=10,
+                  data={"grant_type": "client_credentials", "client_id": CLIENT, "client_secret": SECRET,
+                        "audience": BILLING, "scope": "read:invoices write:invoices"})
+    raw = capture_server.take()
+    request, decision = expect(decide, raw, "allow", client_id=CLIENT, client_auth="client_secret_post",
+                               audiences=(BILLING,), grant_type="client_credentials", endpoint="token")
+    assert decision.scopes == ("read:invoices", "write:invoices")
+
+
+def test_requests_basic_auth_with_denied_client(capture_server, decide):
+    requests.post(f"{capture_server.base}/oauth/token", auth=(DENIED, SECRET), timeout=10,
+                  data={"grant_type": "client_credentials", "audience": BILLING})
+    raw = capture_server.take()
+    assert b"Authorization: Basic " in raw
+    expect(decide, raw, "deny", "client-deny", client_id=DENIED, client_auth="client_secret_basic")
+
+
+def test_requests_rfc6749_form_encoded_basic_credentials(capture_server, decide):
+    """RFC 6749 2.3.1: id and secret are form-encoded, then Basic-encoded; a ':' in the id survives."""
+    client_id, secret = "svc:billing reports+1%", "pa:ss word&=%"
+    token = base64.b64encode(f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()).decode()
+    requests.post(f"{capture_server.base}/oauth/token", headers={"Authorization": f"Basic {token}"}, timeout=10,
+                  data={"grant_type": "client_credentials", "audience": BILLING})
+    request, _ = expect(decide, capture_server.take(), "allow", client_id=client_id,
+                        client_auth="client_secret_basic")
+    assert secret in request.secrets
+
+
+def test_httpx_json_body_with_audience_array(capture_server, decide):
+    httpx.post(f"{capture_server.base}/oauth/token", timeout=10,
+               json={"grant_type": "client_credentials", "client_id": CLIENT, "client_secret": SECRET,
+                     "audience": [BILLING, TODO]})
+    raw = capture_server.take()
+    assert b"Content-Type: application/json" in raw or b"content-type: application/json" in raw
+    expect(decide, raw, "deny", "audience-deny", audiences=(BILLING, TODO))
+
+
+def test_httpx_chunked_form_body(capture_server, decide):
+    body = q(("grant_type", "client_credentials"), ("client_id", DENIED), ("client_secret", SECRET),
+             ("audience", BILLING)).encode()
+    pieces = iter([body[:7], body[7:30], body[30:]])
+    httpx.post(f"{capture_server.base}/oauth/token", content=pieces, timeout=10,
+               headers={"Content-Type": FORM})
+    raw = capture_server.take()
+    assert b"transfer-encoding: chunked" in raw.lower() and b"content-length" not in raw.lower()
+    expect(decide, raw, "deny", "client-deny", client_id=DENIED, audiences=(BILLING,))
+
+
+def test_httpx_basic_auth_and_json(capture_server, decide):
+    with httpx.Client(auth=httpx.BasicAuth(CLIENT, SECRET), timeout=10) as client:
+        client.post(f"{capture_server.base}/oauth/token",
+                    json={"grant_type": "client_credentials", "client_id": CLIENT, "audience": BILLING})
+    expect(decide, capture_server.take(), "allow", client_id=CLIENT, client_auth="client_secret_basic")
+
+
+@pytest.fixture
+def plain_http_oauthlib(monkeypatch):
+    """oauthlib refuses http:// URLs unless told otherwise; the capture server is on loopback."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+
+
+def test_requests_oauthlib_authorization_url_with_pkce(capture_server, decide, plain_http_oauthlib):
+    session = OAuth2Session(DENIED, redirect_uri="https://app.example.com/callback", scope=["openid", "email"],
+                            pkce="S256")
+    url, state = session.authorization_url(f"{capture_server.base}/authorize", audience=BILLING)
+    requests.get(url, timeout=10)
+    request, decision = expect(decide, capture_server.take(), "deny", "client-deny", client_id=DENIED,
+                               endpoint="authorize", response_type="code", audiences=(BILLING,))
+    assert request.scopes == ("openid", "email") and request.param("state") == state
+    assert request.param("code_challenge_method") == "S256"
+
+
+def test_requests_oauthlib_backend_client_fetch_token(capture_server, plain_http_oauthlib):
+    session = OAuth2Session(client=BackendApplicationClient(client_id=CLIENT))
+    token = session.fetch_token(f"{capture_server.base}/oauth/token", client_id=CLIENT, client_secret=SECRET,
+                                audience=TODO)
+    assert token["access_token"] == "at-not-real"  # the client really completed the exchange
+    logger, events = capturing_logger()
+    decision = Runner.from_toml(DEFAULT_RULES, logger=logger).evaluate(Request.from_http(capture_server.take()))
+    assert (decision.outcome, decision.rule_type, decision.client_id) == ("deny", "audience-deny", CLIENT)
+    assert SECRET not in events.rendered()
+
+
+@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+def test_authlib_client_credentials(capture_server, decide, method):
+    with AuthlibSession(DENIED, SECRET, token_endpoint_auth_method=method, scope="read:invoices") as session:
+        session.fetch_token(f"{capture_server.base}/oauth/token", grant_type="client_credentials",
+                            audience=BILLING)
+    request, decision = expect(decide, capture_server.take(), "deny", "client-deny", client_id=DENIED,
+                               client_auth=method, audiences=(BILLING,))
+    assert decision.scopes == ("read:invoices",)
+
+
+def test_authlib_authorization_url_then_resource_indicators(capture_server, decide):
+    with AuthlibSession(CLIENT, scope="openid profile", redirect_uri="https://app.example.com/cb") as session:
+        url, _ = session.create_authorization_url(f"{capture_server.base}/authorize",
+                                                  code_verifier="v" * 50, audience=BILLING)
+    requests.get(url, timeout=10)
+    expect(decide, capture_server.take(), "allow", client_id=CLIENT, audiences=(BILLING,))
+    # RFC 8707: resource may repeat; one of them denied is a deny
+    requests.get(f"{capture_server.base}/authorize", timeout=10,
+                 params=[("response_type", "code"), ("client_id", CLIENT), ("resource", BILLING),
+                         ("resource", TODO)])
+    expect(decide, capture_server.take(), "deny", "audience-deny", audiences=(BILLING, TODO))
+
+
+# ============================================================================================
+# Parameter pollution
+# ============================================================================================
+
+PAIR = (("client_id", CLIENT),)
+
+
+@pytest.mark.parametrize("where", ["query", "body", "query+body"])
+@pytest.mark.parametrize("name,first,second", [
+    ("audience", BILLING, TODO),
+    ("audience", TODO, BILLING),
+    ("client_id", CLIENT, DENIED),
+    ("client_id", DENIED, CLIENT),
+    ("grant_type", "client_credentials", "password"),
+    ("scope", "openid", "openid admin"),
+])
+def test_a_parameter_with_two_different_values_is_invalid(decide, where, name, first, second):
+    base = [("grant_type", "client_credentials"), ("client_id", CLIENT), ("audience", BILLING)]
+    base = [(k, v) for k, v in base if k != name]
+    if where == "query":
+        raw = get("/oauth/token?" + q(*base, (name, first), (name, second)))
+    elif where == "body":
+        raw = post(q(*base, (name, first), (name, second)))
+    else:
+        raw = post(q(*base, (name, second)), target="/oauth/token?" + q((name, first)))
+    _, decision = expect_invalid(decide, raw)
+    assert name in decision.error_description  # names the parameter, never its value
+    assert first not in decision.error_description and second not in decision.error_description
+
+
+@pytest.mark.parametrize("where", ["query", "body", "query+body"])
+def test_the_same_value_twice_is_not_ambiguous(decide, where):
+    pairs = [("grant_type", "client_credentials"), ("client_id", CLIENT), ("audience", BILLING)]
+    if where == "query":
+        raw = get("/oauth/token?" + q(*pairs, *pairs))
+    elif where == "body":
+        raw = post(q(*pairs, *pairs))
+    else:
+        raw = post(q(*pairs), target="/oauth/token?" + q(*pairs))
+    expect(decide, raw, "allow", client_id=CLIENT, audiences=(BILLING,))
+
+
+@pytest.mark.parametrize("where", ["query", "body", "query+body"])
+def test_resource_may_repeat_and_every_value_counts(decide, where):
+    """RFC 8707 2: resource may be given more than once; any denied one denies."""
+    if where == "query":
+        raw = get("/authorize?" + q(*PAIR, ("resource", BILLING), ("resource", TODO)))
+    elif where == "body":
+        raw = post(q(*PAIR, ("resource", BILLING), ("resource", TODO)))
+    else:
+        raw = post(q(*PAIR, ("resource", TODO)), target="/oauth/token?" + q(("resource", BILLING)))
+    expect(decide, raw, "deny", "audience-deny", audiences=(BILLING, TODO))
+    allowed = get("/authorize?" + q(*PAIR, ("resource", BILLING), ("resource", "https://other.example/api")))
+    expect(decide, allowed, "allow", audiences=(BILLING, "https://other.example/api"))
+
+
+def test_audience_and_resource_are_both_audiences(decide):
+    expect(decide, authorize(*PAIR, ("audience", BILLING), ("resource", TODO)), "deny", "audience-deny",
+           audiences=(BILLING, TODO))
+
+
+@pytest.mark.parametrize("encoded_name", ["%61udience", "audienc%65", "%61%75%64%69%65%6E%63%65",
+                                          "%61%75%64%69%65%6e%63%65"])
+def test_a_percent_encoded_name_is_the_same_parameter(decide, encoded_name):
+    expect(decide, get(f"/authorize?client_id={CLIENT}&{encoded_name}={quote(TODO, safe='')}"), "deny",
+           "audience-deny")
+    expect_invalid(decide, get(f"/authorize?client_id={CLIENT}&audience={quote(BILLING, safe='')}"
+                               f"&{encoded_name}={quote(TODO, safe='')}"))
+
+
+@pytest.mark.parametrize("target", [
+    # a ';' separates parameters for some parsers (Rack before 3, Python before 3.9.2, many proxies)
+    f"/authorize?client_id={CLIENT}&audience={BILLING};audience={TODO}",
+    f"/authorize?client_id={CLIENT};audience={TODO}",
+    # a fragment is no part of a request target (RFC 9112 3.2), and parsers disagree on where it ends
+    f"/authorize?client_id={CLIENT}&audience={quote(BILLING, safe='')}#&audience={quote(TODO, safe='')}",
+    f"/authorize#?client_id={CLIENT}&audience={quote(TODO, safe='')}",
+    # bracketed names are arrays for PHP, Rack and Express's qs
+    f"/authorize?client_id={CLIENT}&audience={quote(BILLING, safe='')}&audience%5B%5D={quote(TODO, safe='')}",
+    f"/authorize?client_id={CLIENT}&audience%5B0%5D={quote(TODO, safe='')}",
+    f"/authorize?client%5Fid%5B%5D={DENIED}&audience={quote(BILLING, safe='')}",
+])
+def test_parameters_that_other_parsers_read_differently_are_invalid(decide, target):
+    expect_invalid(decide, get(target))
+
+
+@pytest.mark.parametrize("body", [
+    f"client_id={CLIENT}&audience={BILLING};audience={TODO}",
+    f"client_id={CLIENT}&audience%5B%5D={quote(TODO, safe='')}",
+])
+def test_form_bodies_other_parsers_read_differently_are_invalid(decide, body):
+    expect_invalid(decide, post(body))
+
+
+def test_parameter_values_may_still_hold_an_encoded_semicolon_or_bracket(decide):
+    raw = authorize(*PAIR, ("audience", BILLING), ("state", "a;b[c]"), ("nonce", "x;y"))
+    request, _ = expect(decide, raw, "allow")
+    assert request.param("state") == "a;b[c]"
+
+
+# ============================================================================================
+# Client credentials: Basic vs body
+# ============================================================================================
+
+FORM_CC = q(("grant_type", "client_credentials"), ("audience", BILLING))
+
+
+@pytest.mark.parametrize("header", [
+    basic(DENIED, SECRET),
+    basic(DENIED, SECRET, scheme="basic"),
+    basic(DENIED, SECRET, scheme="BASIC"),
+    basic(DENIED, SECRET, scheme="bAsIc"),
+    basic(quote_plus("CLIENT_ID"), SECRET),
+    basic("CLIENT%5FID", SECRET),            # form-encoded per RFC 6749 2.3.1
+    basic("%43LIENT_ID", SECRET),
+    basic(DENIED, "with:colons:in:it"),      # RFC 7617: split at the first colon
+    basic(DENIED, SECRET, sep="  "),         # more than one space
+    basic(DENIED, SECRET, sep="\t"),         # a tab: werkzeug and others split on any whitespace
+    basic(DENIED, SECRET, sep=" \t "),
+])
+def test_basic_credentials_name_the_client(decide, header):
+    expect(decide, post(FORM_CC, headers=[header]), "deny", "client-deny", client_id=DENIED,
+           client_auth="client_secret_basic")
+
+
+@pytest.mark.parametrize("body_id", [DENIED, "CLIENT%5FID"])
+def test_basic_and_body_client_id_that_agree(decide, body_id):
+    raw = post(FORM_CC + f"&client_id={body_id}", headers=[basic(DENIED, SECRET)])
+    expect(decide, raw, "deny", "client-deny", client_id=DENIED)
+
+
+@pytest.mark.parametrize("raw", [
+    post(FORM_CC + f"&client_id={CLIENT}", headers=[basic(DENIED, SECRET)]),
+    post(FORM_CC + f"&client_id={DENIED}", headers=[basic(CLIENT, SECRET)]),
+    post(FORM_CC, target=f"/oauth/token?client_id={CLIENT}", headers=[basic(DENIED, SECRET)]),
+    post_json({"grant_type": "client_credentials", "audience": BILLING, "client_id": CLIENT},
+              headers=[basic(DENIED, SECRET)]),
+    post(FORM_CC + f"&client_id={CLIENT}", headers=[basic(DENIED, SECRET, sep="\t")]),
+], ids=["body", "body-reversed", "query", "json", "tab-separated-basic"])
+def test_basic_and_request_client_id_that_disagree_is_invalid(decide, raw):
+    _, decision = expect_invalid(decide, raw)
+    assert DENIED not in decision.error_description and CLIENT not in decision.error_description
+
+
+@pytest.mark.parametrize("extra", [f"&client_secret={SECRET}", "&client_assertion=a.b.c"
+                                   "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type"
+                                   "%3Ajwt-bearer"])
+def test_basic_plus_a_body_credential_is_two_auth_methods(decide, extra):
+    raw = post(FORM_CC + f"&client_id={CLIENT}" + extra, headers=[basic(CLIENT, "other")])
+    _, decision = expect_invalid(decide, raw)
+    assert "more than one authentication method" in decision.error_description
+
+
+@pytest.mark.parametrize("value", [
+    "Basic !!!!",
+    "Basic",
+    "Basic ",
+    "Basic " + base64.b64encode(b"no-colon-here").decode(),
+    "Basic " + base64.b64encode(b"CLIENT_ID:\xff\xfe").decode(),       # not UTF-8
+    "Basic " + base64.b64encode(b"\xe9t\xe9:secret").decode(),          # id not UTF-8
+    "Basic " + base64.b64encode(b":secret").decode(),                   # empty id
+    "Basic " + base64.b64encode(b"bad%zzid:secret").decode(),           # bad percent-encoding
+    "Basic " + base64.b64encode(b"tab%09id:secret").decode(),           # control char once decoded
+    "Basic " + base64.b64encode(b"caf%C3%A9:secret").decode(),          # non-ASCII once decoded
+    "Basic Q0xJRU5UX0lE OnNlY3JldA==",                                  # space inside the token
+    "Basic Q0xJRU5UX0lEOnM",                                            # bad padding
+])
+def test_basic_credentials_that_do_not_decode_are_invalid(decide, value):
+    _, decision = expect_invalid(decide, post(FORM_CC + f"&client_id={CLIENT}", headers=[("Authorization", value)]))
+    assert "Authorization" in decision.error_description
+
+
+def test_two_different_authorization_headers_are_invalid(decide):
+    expect_invalid(decide, post(FORM_CC, headers=[basic(CLIENT, SECRET), basic(DENIED, SECRET)]))
+
+
+def test_other_schemes_are_not_client_credentials(decide):
+    raw = post(FORM_CC + f"&client_id={DENIED}", headers=[("Authorization", "Bearer abc.def")])
+    expect(decide, raw, "deny", "client-deny", client_id=DENIED, client_auth="none")
+
+
+def jwt(claims: dict, header: dict | None = None) -> str:
+    def part(obj):
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+    return f"{part(header or {'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def assertion_body(claims: dict | str, *extra: tuple[str, str]) -> str:
+    token = claims if isinstance(claims, str) else jwt(claims)
+    return q(("grant_type", "client_credentials"), ("audience", BILLING), ("client_assertion_type", ASSERTION_TYPE),
+             ("client_assertion", token), *extra)
+
+
+def test_private_key_jwt_names_the_client_by_its_subject(decide):
+    """RFC 7523 3 / RFC 7521 4.2: client_id is optional; the assertion's sub is the client."""
+    claims = {"iss": DENIED, "sub": DENIED, "aud": "https://login.example.com/oauth/token", "exp": 2 ** 31}
+    expect(decide, post(assertion_body(claims)), "deny", "client-deny", client_id=DENIED,
+           client_auth="private_key_jwt")
+    expect(decide, post(assertion_body(claims, ("client_id", DENIED))), "deny", "client-deny", client_id=DENIED)
+
+
+@pytest.mark.parametrize("assertion", [
+    jwt({"iss": DENIED, "sub": DENIED}),
+    jwt({"iss": CLIENT, "sub": DENIED}),
+    "not-a-jwt",
+    "a.b.c",
+    jwt({"iss": DENIED}),                                  # no subject
+    jwt({"sub": ["CLIENT_ID"], "iss": "CLIENT_ID"}),       # not a string
+    jwt({"sub": "bad\nid", "iss": "bad\nid"}),             # not a client id
+    "e30.W10.c2ln",                                         # payload is not an object
+])
+def test_client_assertion_that_disagrees_or_cannot_be_read_is_invalid(decide, assertion):
+    expect_invalid(decide, post(assertion_body(assertion, ("client_id", CLIENT))))
+
+
+def test_client_assertion_secret_never_reaches_the_logs(runner_events, decide):
+    claims = {"iss": CLIENT, "sub": CLIENT, "aud": "x", "jti": "unique-jti-value"}
+    token = jwt(claims)
+    request, decision, _ = decide(post(assertion_body(claims)))
+    assert token in request.secrets
+    _, events = runner_events
+    assert token not in events.rendered() and "unique-jti-value" not in events.rendered()
+
+
+# ============================================================================================
+# JSON bodies
+# ============================================================================================
+
+
+@pytest.mark.parametrize("document,audiences", [
+    ({"client_id": CLIENT, "audience": BILLING}, (BILLING,)),
+    ({"client_id": CLIENT, "audience": [BILLING]}, (BILLING,)),
+    ({"client_id": CLIENT, "audience": [BILLING, "https://other.example"]}, (BILLING, "https://other.example")),
+    ({"client_id": CLIENT, "resource": [BILLING, "https://other.example"]}, (BILLING, "https://other.example")),
+    ({"client_id": CLIENT, "audience": BILLING, "resource": [BILLING]}, (BILLING,)),
+])
+def test_json_audiences_as_strings_or_arrays(decide, document, audiences):
+    expect(decide, post_json(document), "allow", audiences=audiences, client_id=CLIENT)
+
+
+@pytest.mark.parametrize("document", [
+    {"client_id": CLIENT, "audience": [BILLING, TODO]},
+    {"client_id": CLIENT, "audience": [TODO]},
+    {"client_id": CLIENT, "audience": BILLING, "resource": [TODO]},
+    {"client_id": CLIENT, "audience": ["", TODO]},
+    {"client_id": CLIENT, "audience": "http:\u002f\u002ftodoapi2.api"},
+])
+def test_json_denied_audience_anywhere_denies(decide, document):
+    expect(decide, post_json(document), "deny", "audience-deny")
+
+
+@pytest.mark.parametrize("body", [
+    "[]", '"client_id"', "null", "1", "true",                                  # not an object
+    json.dumps({"client_id": 5, "audience": BILLING}),                         # non-strings
+    json.dumps({"client_id": CLIENT, "audience": None}),
+    json.dumps({"client_id": CLIENT, "audience": {"uri": TODO}}),
+    json.dumps({"client_id": CLIENT, "audience": [BILLING, 1]}),
+    json.dumps({"client_id": CLIENT, "audience": [[TODO]]}),
+    json.dumps({"client_id": [CLIENT], "audience": BILLING}),                  # array where one string belongs
+    json.dumps({"client_id": CLIENT, "scope": ["openid"], "audience": BILLING}),
+    json.dumps({"client_id": CLIENT, "audience": BILLING, "extra": True}),
+    '{"client_id": "%s", "audience": "%s", "audience": "%s"}' % (CLIENT, BILLING, TODO),   # duplicate keys
+    '{"client_id": "%s", "client_id": "%s", "audience": "%s"}' % (CLIENT, DENIED, BILLING),
+    '{"client_id": "%s", "audience": "%s", "n": NaN}' % (CLIENT, BILLING),                 # NaN, Infinity
+    '{"client_id": "%s", "audience": "%s", "n": -Infinity}' % (CLIENT, BILLING),
+    '{"client_id": "%s", "audience": "%s",}' % (CLIENT, BILLING),                          # not JSON
+    '{"client_id": "\\ud800", "audience": "%s"}' % BILLING,                               # lone surrogate
+    '{"client_id": "a\\u0000b", "audience": "%s"}' % BILLING,
+    '{"client_\\u0000id": "x", "audience": "%s"}' % BILLING,
+])
+def test_malformed_json_bodies_are_invalid(decide, body):
+    expect_invalid(decide, post(body, JSON))
+
+
+@pytest.mark.parametrize("body", [
+    b'{"client_id": "caf\xe9", "audience": "https://billing.example.com/api"}',   # latin-1, not UTF-8
+    b'{"client_id": "\xc3", "audience": "https://billing.example.com/api"}',       # truncated sequence
+    b'\xef\xbb\xbf{"client_id": "x", "audience": "https://billing.example.com/api"}',  # BOM
+    b'\xff\xfe{\x00}\x00',                                                        # UTF-16
+])
+def test_json_bodies_that_are_not_utf8_are_invalid(decide, body):
+    expect_invalid(decide, post(body, JSON))
+
+
+def test_json_duplicate_key_with_the_same_value_is_fine(decide):
+    body = '{"client_id": "%s", "audience": "%s", "audience": "%s"}' % (CLIENT, BILLING, BILLING)
+    expect(decide, post(body, JSON), "allow", audiences=(BILLING,))
+
+
+@pytest.mark.parametrize("raw", [
+    post(json.dumps({"client_id": CLIENT, "audience": BILLING}), FORM),             # JSON sent as a form
+    post(q(("client_id", CLIENT), ("audience", BILLING)), JSON),                     # form sent as JSON
+    post(q(("client_id", CLIENT), ("audience", BILLING)), "application/problem+json"),
+    post(q(("client_id", CLIENT), ("audience", BILLING)), None),                     # no Content-Type
+    post(q(("client_id", CLIENT), ("audience", BILLING)), "text/plain"),
+    post(q(("client_id", CLIENT), ("audience", BILLING)), "multipart/form-data; boundary=x"),
+    post(q(("client_id", CLIENT), ("audience", BILLING)), FORM + "; charset=iso-8859-1"),
+    post(json.dumps({"client_id": CLIENT, "audience": BILLING}), JSON + "; charset=utf-16"),
+    post(q(("client_id", CLIENT), ("audience", BILLING)), FORM, headers=[("Content-Type", JSON)]),
+    post(q(("client_id", CLIENT), ("audience", BILLING)), FORM, headers=[("Content-Encoding", "gzip")]),
+], ids=["json-as-form", "form-as-json", "form-as-problem-json", "no-type", "text", "multipart", "latin1-form",
+        "utf16-json", "two-types", "gzip"])
+def test_a_body_that_does_not_match_its_content_type_is_invalid(decide, raw):
+    expect_invalid(decide, raw)
+
+
+@pytest.mark.parametrize("ctype", [JSON, "application/json; charset=utf-8", "Application/JSON",
+                                   'application/json;charset="UTF-8"'])
+def test_json_content_type_variants(decide, ctype):
+    expect(decide, post(json.dumps({"client_id": DENIED, "audience": BILLING}), ctype), "deny", "client-deny")
+
+
+# ============================================================================================
+# Audience equivalence (RFC 3986 section 6): a denied audience cannot be dodged by spelling
+# ============================================================================================
+
+EQUIVALENT_TO_TODO = [
+    "http://todoapi2.api", "HTTP://todoapi2.api", "http://TODOAPI2.API", "HtTp://TodoApi2.Api",
+    "http://todoapi2.api/", "http://todoapi2.api//", "http://todoapi2.api:80", "http://todoapi2.api:80/",
+    "http://todoapi2.api:0080", "http://todoapi2.api:", "http://todoapi2.api.", "http://todoapi2.api./",
+    "http://%74odoapi2.api", "http://%74%6F%64%6F%61%70%69%32.%61%70%69", "http://%54ODOAPI2.api",
+    "http://todoapi2%2Eapi", "http://todoapi2.api/.", "http://todoapi2.api/./", "http://todoapi2.api/a/..",
+    "http://todoapi2.api/a/../", "http://todoapi2.api/%2E", "http://todoapi2.api/%2e/", "http://todoapi2.api/x/%2E%2E",
+    "http://todoapi2.api#fragment", "http://todoapi2.api/#", "http://todoapi2.api?", "http://user@todoapi2.api",
+    "http://user:pw@todoapi2.api:80/",
+]
+
+
+@pytest.mark.parametrize("variant", EQUIVALENT_TO_TODO)
+@pytest.mark.parametrize("carrier", ["query-audience", "form-resource", "json-array"])
+def test_equivalent_spellings_of_a_denied_audience_are_denied(decide, variant, carrier):
+    if carrier == "query-audience":
+        raw = authorize(*PAIR, ("audience", variant))
+    elif carrier == "form-resource":
+        raw = post(q(*PAIR, ("resource", BILLING), ("resource", variant)))
+    else:
+        raw = post_json({"client_id": CLIENT, "audience": [BILLING, variant]})
+    assert audience_key(variant) == audience_key(TODO)
+    expect(decide, raw, "deny", "audience-deny")
+
+
+@pytest.mark.parametrize("other", [
+    "https://todoapi2.api", "http://todoapi2.api.example", "http://todoapi2.api:8080", "http://todoapi2.apix",
+    "http://todoapi2.api/v2", "http://todoapi2.api?x=1", "http://xtodoapi2.api", "todoapi2.api",
+])
+def test_different_audiences_are_not_denied(decide, other):
+    """Equivalence, not similarity: the deny list is not a prefix or a pattern."""
+    expect(decide, authorize(*PAIR, ("audience", other)), "allow", audiences=(other,))
+
+
+def test_configured_audiences_are_normalised_too(runner_from):
+    runner, _ = runner_from(
+        '[[rules]]\nname = "deny"\ntype = "audience-deny"\n[rules.settings]\n'
+        'audiences = ["HTTPS://Billing.Example.COM:443/api/"]\n')
+    decision = runner.evaluate(Request.from_http(authorize(*PAIR, ("audience", BILLING))))
+    assert (decision.outcome, decision.rule_type) == ("deny", "audience-deny")
+
+
+_UNRESERVED = string.ascii_letters + string.digits + "-._~"
+_label = st.text(alphabet=string.ascii_lowercase + string.digits, min_size=1, max_size=8)
+_segment = st.text(alphabet=_UNRESERVED, min_size=1, max_size=6).filter(lambda s: s not in (".", ".."))
+
+
+@st.composite
+def equivalent_pair(draw):
+    """A normalised http(s) URI and a spelling of it that RFC 3986 section 6 calls equivalent."""
+    scheme = draw(st.sampled_from(["http", "https"]))
+    host = ".".join(draw(st.lists(_label, min_size=1, max_size=3)))
+    segments = draw(st.lists(_segment, max_size=3))
+    base = f"{scheme}://{host}" + "".join("/" + s for s in segments)
+
+    def flip_case(text):
+        return "".join(c.upper() if draw(st.booleans()) else c for c in text)
+
+    def encode_some(text, keep=""):
+        out = []
+        for c in text:
+            if c not in keep and draw(st.integers(0, 3)) == 0:
+                hexed = f"{ord(c):02X}"
+                out.append("%" + (hexed.lower() if draw(st.booleans()) else hexed))
+            else:
+                out.append(c)
+        return "".join(out)
+
+    port = {"http": ":80", "https": ":443"}[scheme] if draw(st.booleans()) else ""
+    path_parts = []
+    for s in segments:
+        if draw(st.integers(0, 4)) == 0:
+            path_parts.append("/" + draw(_segment) + "/..")
+        if draw(st.integers(0, 4)) == 0:
+            path_parts.append("/.")
+        path_parts.append("/" + encode_some(s))
+    tail = draw(st.sampled_from(["", "/", "/.", "#frag"]))
+    variant = f"{flip_case(scheme)}://{encode_some(flip_case(host), keep='.')}{port}{''.join(path_parts)}{tail}"
+    return base, variant
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pair=equivalent_pair(), other=st.sampled_from([BILLING, "https://other.example/x"]))
+def test_property_a_deny_list_entry_catches_every_equivalent_spelling(runner_from, pair, other):
+    base, variant = pair
+    assert audience_key(variant) == audience_key(base)
+    for configured, requested in ((base, variant), (variant, base)):
+        runner, _ = runner_from(
+            f'[[rules]]\nname = "deny"\ntype = "audience-deny"\n[rules.settings]\naudiences = ["{configured}"]\n')
+        for raw in (authorize(*PAIR, ("audience", requested)),
+                    post_json({"client_id": CLIENT, "audience": [other, requested]})):
+            decision = runner.evaluate(Request.from_http(raw))
+            assert (decision.outcome, decision.rule_type) == ("deny", "audience-deny"), (configured, requested)
+
+
+# ============================================================================================
+# Empty values count as missing
+# ============================================================================================
+
+
+@pytest.mark.parametrize("raw", [
+    authorize(*PAIR, ("audience", "")),
+    authorize(*PAIR, ("resource", "")),
+    authorize(*PAIR, ("audience", ""), ("resource", "")),
+    get(f"/authorize?client_id={CLIENT}&audience"),
+    get(f"/authorize?client_id={CLIENT}&audience=&audience="),
+    post(q(*PAIR, ("audience", ""))),
+    post_json({"client_id": CLIENT, "audience": ""}),
+    post_json({"client_id": CLIENT, "audience": []}),
+    post_json({"client_id": CLIENT, "audience": ["", ""]}),
+    post_json({"client_id": CLIENT, "resource": [""]}),
+])
+def test_empty_audience_counts_as_missing(decide, raw):
+    request, _ = expect(decide, raw, "deny", "audience-deny", audiences=())
+
+
+@pytest.mark.parametrize("raw", [
+    authorize(("client_id", ""), ("audience", BILLING)),
+    post(q(("client_id", ""), ("audience", BILLING))),
+    post_json({"client_id": "", "audience": BILLING}),
+])
+def test_empty_client_id_counts_as_missing(decide, raw):
+    expect(decide, raw, "allow", client_id=None)
+
+
+def test_an_empty_value_beside_a_real_one_is_not_a_conflict(decide):
+    expect(decide, authorize(*PAIR, ("audience", ""), ("audience", TODO)), "deny", "audience-deny",
+           audiences=(TODO,))
+    expect(decide, post(q(("client_id", ""), ("audience", BILLING)), headers=[basic(DENIED, SECRET)]), "deny",
+           "client-deny", client_id=DENIED)
+    expect(decide, post(q(*PAIR, ("audience", BILLING), ("client_secret", ""))), "allow",
+           client_auth="none")
+
+
+# ============================================================================================
+# Characters no URI or client id may hold
+# ============================================================================================
+
+# RFC 6749 A.1: client-id = *VSCHAR (%x20-7E); RFC 3986: a URI is ASCII without controls, space, <>"{}|\^`
+NOT_VSCHAR = [chr(c) for c in [*range(0x00, 0x20), 0x7F]] + ["é", "\u2028", "\ufeff", "😀"]
+NOT_URI = NOT_VSCHAR + [" ", "<", ">", '"', "{", "}", "|", "\\", "^", "`"]
+
+
+@pytest.mark.parametrize("char", NOT_VSCHAR, ids=lambda c: f"U+{ord(c):04X}")
+def test_client_id_characters(decide, char):
+    expect_invalid(decide, authorize(("client_id", f"cli{char}ent"), ("audience", BILLING)))
+    expect_invalid(decide, post(q(("client_id", f"cli{char}ent"), ("audience", BILLING))))
+    if char != "\x00":  # NUL is refused as a value anywhere; JSON can carry the rest
+        expect_invalid(decide, post_json({"client_id": f"cli{char}ent", "audience": BILLING}))
+    expect_invalid(decide, post(q(("audience", BILLING)),
+                                headers=[basic(quote_plus(f"cli{char}ent"), SECRET)]))
+
+
+@pytest.mark.parametrize("char", NOT_URI, ids=lambda c: f"U+{ord(c):04X}")
+@pytest.mark.parametrize("name", ["audience", "resource", "redirect_uri"])
+def test_uri_parameter_characters(decide, char, name):
+    value = f"http://todoapi2.api/{char}x" if name != "redirect_uri" else f"https://app.example.com/{char}cb"
+    extra = () if name != "redirect_uri" else (("audience", BILLING),)
+    expect_invalid(decide, authorize(*PAIR, (name, value), *extra))
+    if char != "\x00":
+        expect_invalid(decide, post_json({"client_id": CLIENT, name: value, **dict(extra)}))
+
+
+def test_client_id_may_hold_any_visible_ascii(decide):
+    odd = "".join(chr(c) for c in range(0x20, 0x7F))
+    expect(decide, authorize(("client_id", odd), ("audience", BILLING)), "allow", client_id=odd)
+    expect(decide, post(q(("audience", BILLING)), headers=[basic(quote_plus(odd), SECRET)]), "allow",
+           client_id=odd)
+
+
+@pytest.mark.parametrize("target", [
+    f"/authorize?client_id={CLIENT}&audience=%",
+    f"/authorize?client_id={CLIENT}&audience=%4",
+    f"/authorize?client_id={CLIENT}&audience=%zz",
+    f"/authorize?client_id={CLIENT}&audience=%C3%28",       # invalid UTF-8 once decoded
+    f"/authorize?client_id={CLIENT}&audience=%C0%AF",       # overlong
+    f"/authorize?client_id={CLIENT}&audience=http://a/%ED%A0%80",  # encoded surrogate
+    f"/authorize?client_id={CLIENT}&audience=a%00b",
+    "/authorize?client_id=x&audience=<script>",
+    "/author ize?client_id=x",
+    "/authorize?client_id=x&audience=\x7f",
+])
+def test_undecodable_or_forbidden_query_text_is_invalid(decide, target):
+    expect_invalid(decide, head("GET", target) if " " not in target else get(target))
+
+
+def test_scope_tokens_must_be_nqchar(decide):
+    expect_invalid(decide, authorize(*PAIR, ("audience", BILLING), ("scope", 'openid "x"')))
+    expect_invalid(decide, authorize(*PAIR, ("audience", BILLING), ("scope", "openid\\x")))
+    expect_invalid(decide, authorize(*PAIR, ("audience", BILLING), ("scope", "openid\tx")))
+    expect(decide, authorize(*PAIR, ("audience", BILLING), ("scope", "  openid   email ")), "allow",
+           scopes=("openid", "email"))
+
+
+# ============================================================================================
+# Content-Length, Transfer-Encoding and request smuggling shapes (RFC 9112 6)
+# ============================================================================================
+
+BODY = q(("grant_type", "client_credentials"), ("client_id", DENIED), ("audience", BILLING)).encode()
+HEAD = b"POST /oauth/token HTTP/1.1\r\nHost: login.example.com\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+
+
+@pytest.mark.parametrize("raw", [
+    HEAD + b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n" % len(BODY) + BODY,
+    HEAD + b"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n%x\r\n" % len(BODY) + BODY + b"\r\n0\r\n\r\n",
+    HEAD + b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n" % (len(BODY), len(BODY) - 1) + BODY,
+    HEAD + b"Content-Length: %d, %d\r\n\r\n" % (len(BODY), len(BODY)) + BODY,
+    HEAD + b"Content-Length: +%d\r\n\r\n" % len(BODY) + BODY,
+    HEAD + b"Content-Length: -1\r\n\r\n" + BODY,
+    HEAD + b"Content-Length: 0x10\r\n\r\n" + BODY,
+    HEAD + b"Content-Length: %d\r\n\r\n" % (len(BODY) + 5) + BODY,                   # body short
+    HEAD + b"Content-Length: %d\r\n\r\n" % (len(BODY) - 5) + BODY,                   # bytes after the body
+    HEAD + b"Content-Length: 0\r\n\r\nGET /authorize?audience=x HTTP/1.1\r\n\r\n",   # a second request
+    HEAD + b"\r\n" + BODY,                                                            # body, no length
+    HEAD + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+    HEAD + b"Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+    HEAD + b"Transfer-Encoding: identity\r\n\r\n" + BODY,
+    HEAD + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    HEAD + b"Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n",                           # space before colon
+    HEAD + b" Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",                           # obs-fold
+    HEAD + b"Transfer-Encoding:\x0bchunked\r\n\r\n0\r\n\r\n",                         # VT
+    HEAD + b"Content-Length: %d\r\n\r\n" % len(BODY) + BODY + b"0\r\n\r\n",
+    HEAD.replace(b"HTTP/1.1", b"HTTP/1.0") + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % len(BODY) + BODY
+    + b"\r\n0\r\n\r\n",                                                               # TE in HTTP/1.0 (9112 6.1)
+    HEAD + b"X-Long: a\r\n folded\r\nContent-Length: %d\r\n\r\n" % len(BODY) + BODY,
+    HEAD + b"Content-Length: %d\r\nBad\rHeader: x\r\n\r\n" % len(BODY) + BODY,        # bare CR
+    HEAD + b"Content-Length: %d\r\nX: a\x00b\r\n\r\n" % len(BODY) + BODY,
+    HEAD + b"Content-Length: %d\r\nX: caf\xc3\xa9\r\n\r\n" % len(BODY) + BODY,        # not ASCII
+    HEAD + b"Content-Length\r\n\r\n" + BODY,
+    b"POST /oauth/token HTTP/1.1\r\nContent-Length: %d\r\nHost: a\n\r\n" % len(BODY) + BODY,
+])
+def test_framing_two_servers_could_read_two_ways_is_invalid(decide, raw):
+    request, decision, rules = decide(raw)
+    assert (decision.outcome, decision.error) == ("deny", "invalid_request"), request.problem
+    assert decision.status in (400, 413, 431, 501) and rules == []
+
+
+@pytest.mark.parametrize("raw", [
+    HEAD + b"Content-Length: %d\r\n\r\n" % len(BODY) + BODY,
+    HEAD + b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n" % (len(BODY), len(BODY)) + BODY,
+    HEAD + b"Content-Length:  %d  \r\n\r\n" % len(BODY) + BODY,
+    HEAD + b"content-length: %d\r\n\r\n" % len(BODY) + BODY,
+    HEAD + b"Content-Length: %d\r\n\r\n" % len(BODY) + BODY + b"\r\n",   # a trailing line end is not a request
+    chunked(BODY, [5, 11, 1]),
+    chunked(BODY, []),
+    chunked(BODY, [1] * 20),
+    chunked(BODY, [4, 4], ext=b";name=value"),
+    chunked(BODY, [4, 4], ext=b';name="quoted value"'),
+    chunked(BODY, [4, 4], eol=b"\n"),
+    HEAD + b"Transfer-Encoding: Chunked\r\n\r\n%X\r\n" % len(BODY) + BODY + b"\r\n0\r\n\r\n",
+    HEAD + b"Transfer-Encoding: chunked\r\n\r\n%04x\r\n" % len(BODY) + BODY + b"\r\n0000\r\n\r\n",
+])
+def test_well_framed_bodies_are_read(decide, raw):
+    expect(decide, raw, "deny", "client-deny", client_id=DENIED, audiences=(BILLING,))
+
+
+@pytest.mark.parametrize("raw", [
+    chunked(BODY, [4])[:-5],                                               # no last chunk
+    chunked(BODY, [4]).replace(b"\r\n0\r\n\r\n", b"\r\n"),
+    HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n" + BODY + b"\r\n0\r\n\r\n",
+    HEAD + b"Transfer-Encoding: chunked\r\n\r\n0x10\r\n" + BODY + b"\r\n0\r\n\r\n",
+    HEAD + b"Transfer-Encoding: chunked\r\n\r\n-1\r\n" + BODY + b"\r\n0\r\n\r\n",
+    HEAD + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % (len(BODY) + 3) + BODY + b"\r\n0\r\n\r\n",
+    HEAD + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % (len(BODY) - 3) + BODY + b"\r\n0\r\n\r\n",
+    HEAD + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % len(BODY) + BODY + b"XX0\r\n\r\n",
+    chunked(BODY, [4]) + b"GET /authorize HTTP/1.1\r\n\r\n",               # bytes after the last chunk
+    chunked(BODY, [4])[:-2] + b"X-Trailer: 1\r\n\r\n",                     # trailer fields
+    HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + b"f" * 17 + b"\r\n" + BODY + b"\r\n0\r\n\r\n",
+])
+def test_malformed_chunked_bodies_are_invalid(decide, raw):
+    request, decision, rules = decide(raw)
+    assert (decision.error, rules) == ("invalid_request", []), request.problem
+
+
+def test_a_body_past_the_limit_is_413(decide):
+    big = b"a=" + b"x" * (70 * 1024)
+    _, decision, _ = decide(post(big))
+    assert (decision.error, decision.status) == ("invalid_request", 413)
+    _, decision, _ = decide(chunked(big, [1024] * 80))
+    assert (decision.error, decision.status) == ("invalid_request", 413)
+
+
+# ============================================================================================
+# Line ends, request lines and targets
+# ============================================================================================
+
+
+@pytest.mark.parametrize("raw", [
+    post(BODY, FORM),
+    post_json({"client_id": DENIED, "audience": BILLING}),
+    chunked(BODY, [3, 9]),
+    authorize(("client_id", DENIED), ("audience", BILLING)),
+])
+def test_bare_lf_heads_decide_the_same(decide, raw):
+    _, crlf, _ = decide(raw)
+    _, lf, _ = decide(to_bare_lf(raw))
+    assert crlf.outcome == "deny" and crlf.rule_type == "client-deny"
+    assert (lf.outcome, lf.rule, lf.client_id, lf.audiences) == (crlf.outcome, crlf.rule, crlf.client_id,
+                                                                 crlf.audiences)
+
+
+def test_leading_empty_lines_are_ignored(decide):
+    expect(decide, b"\r\n\n" + authorize(("client_id", DENIED), ("audience", BILLING)), "deny", "client-deny")
+
+
+@pytest.mark.parametrize("line", [
+    b"GET /authorize?client_id=x", b"GET /authorize?client_id=x HTTP/2.0", b"GET  /authorize HTTP/1.1",
+    b"GET /authorize HTTP/1.1 ", b"G@T /authorize HTTP/1.1", b"GET /a b HTTP/1.1", b"GET\t/authorize HTTP/1.1",
+    b"GET authorize HTTP/1.1", b"GET * HTTP/1.1", b"GET /authorize http/1.1",
+])
+def test_malformed_request_lines_are_invalid(decide, line):
+    expect_invalid(decide, line + b"\r\nHost: x\r\n\r\n")
+
+
+@pytest.mark.parametrize("target,endpoint", [
+    ("/authorize", "authorize"), ("/oauth/token", "token"), ("/oauth/TOKEN", "token"), ("/authorize/", "authorize"),
+    ("/%61uthorize", "authorize"), ("/oauth/%74oken", "token"), ("/oauth/token/.", "token"),
+    ("/oauth/x/../token", "token"), ("/oauth/token;jsessionid=1", "token"), ("/oauth/token%3Bx", "other"),
+    ("//authorize", "authorize"), ("/oauth/token%2F", "token"), ("/api/v2/things", "other"),
+    ("http://login.example.com/oauth/token", "token"), ("HTTPS://login.example.com/authorize", "authorize"),
+])
+def test_endpoint_is_read_as_a_server_routes_it(decide, target, endpoint):
+    sep = "&" if "?" in target else "?"
+    request, _, _ = decide(get(f"{target}{sep}client_id={CLIENT}&audience={quote(BILLING, safe='')}"))
+    assert request.problem is None and request.endpoint == endpoint
+
+
+@pytest.mark.parametrize("target", [
+    f"http://login.example.com?client_id={DENIED}&audience={quote(BILLING, safe='')}",
+    f"https://login.example.com/authorize?client_id={DENIED}&audience={quote(BILLING, safe='')}",
+    f"HTTP://LOGIN.example.com:8443/authorize?client_id={DENIED}&audience={quote(BILLING, safe='')}",
+])
+def test_absolute_form_targets_keep_their_query(decide, target):
+    """RFC 9112 3.2.2: a proxy-style target still carries the query the server will read."""
+    expect(decide, get(target), "deny", "client-deny", client_id=DENIED, audiences=(BILLING,))
