@@ -1,0 +1,196 @@
+"""Bad configs refuse to load with a message naming file, rule and problem; exit 2 from check and eval.
+
+Each case is a whole rules.toml with one fault in its second rule. The message
+must name the file (and the line of that rule's ``[[rules]]``, or of a TOML
+syntax error), the rule, and the problem, the same from ``authrules check``,
+``authrules eval`` and ``Runner.from_toml``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import cli
+from helpers.logs import capturing_logger
+from helpers.plugins import BROKEN_PLUGIN, site_dist
+from helpers.wire import get
+
+from authrules import ConfigError, PluginError, Runner
+
+GOOD_FIRST = '''# a config with one fault, in its second rule
+[[rules]]
+name = "deny-todo-api"
+type = "audience-deny"
+[rules.settings]
+audiences = ["http://todoapi2.api"]
+
+'''
+SECOND_LINE = 8  # the line of the second [[rules]]
+
+
+def second(body: str) -> str:
+    return GOOD_FIRST + "[[rules]]\n" + body
+
+
+CASES = {
+    "unknown-rule-type": (second('name = "deny-client"\ntype = "client-denyy"\n'),
+                          ["deny-client", "unknown rule type 'client-denyy'", "audience-deny", "client-deny"]),
+    "unknown-setting": (second('name = "deny-client"\ntype = "client-deny"\n[rules.settings]\n'
+                               'clients = ["CLIENT_ID"]\nclient = ["typo"]\n'),
+                        ["deny-client", "unknown setting client", "clients"]),
+    "mistyped-setting-bool": (second('name = "deny-client"\ntype = "client-deny"\n[rules.settings]\n'
+                                     'clients = ["CLIENT_ID"]\ndeny_missing = "yes"\n'),
+                              ["deny-client", "deny_missing", "bool", "str"]),
+    "mistyped-setting-array": (second('name = "deny-client"\ntype = "client-deny"\n[rules.settings]\n'
+                                      'clients = "CLIENT_ID"\n'),
+                               ["deny-client", "clients", "array"]),
+    "mistyped-setting-item": (second('name = "deny-client"\ntype = "client-deny"\n[rules.settings]\n'
+                                     'clients = ["CLIENT_ID", 7]\n'),
+                              ["deny-client", "clients[1]", "str", "int"]),
+    "mistyped-setting-int": (second('name = "deny-client"\ntype = "client-deny"\n[rules.settings]\n'
+                                    'clients = ["CLIENT_ID"]\nstatus = "401"\n'),
+                             ["deny-client", "status", "int"]),
+    "invalid-setting-value": (second('name = "deny-client"\ntype = "client-deny"\n[rules.settings]\n'
+                                     'clients = ["CLIENT_ID"]\nstatus = 200\n'),
+                              ["deny-client", "status", "400"]),
+    "duplicate-rule-name": (second('name = "deny-todo-api"\ntype = "client-deny"\n[rules.settings]\n'
+                                   'clients = ["CLIENT_ID"]\n'),
+                            ["deny-todo-api", "duplicate rule name", "#1"]),
+    "unknown-rule-key": (second('name = "deny-client"\ntype = "client-deny"\nenabeld = false\n'),
+                         ["deny-client", "unknown key 'enabeld'", "enabled"]),
+    "missing-type": (second('name = "deny-client"\n'), ["deny-client", "missing key 'type'"]),
+    "mistyped-rule-key": (second('name = "deny-client"\ntype = "client-deny"\nenabled = "no"\n'
+                                 '[rules.settings]\nclients = ["x"]\n'),
+                          ["deny-client", "'enabled'", "boolean", "string"]),
+}
+
+
+def _check_message(text: str, config: Path, fragments: list[str], line: int | None) -> None:
+    assert str(config) in text, text
+    if line is not None:
+        assert f"{config}:{line}:" in text, text
+    for fragment in fragments:
+        assert fragment in text, (fragment, text)
+
+
+@pytest.fixture
+def request_file(tmp_path) -> Path:
+    path = tmp_path / "request.http"
+    path.write_bytes(get("/authorize?client_id=c1&audience=https%3A%2F%2Fapi.example.com"))
+    return path
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_config_check_and_eval_exit_2_naming_file_rule_and_problem(case, tmp_path, request_file):
+    toml, fragments = CASES[case]
+    config = tmp_path / "rules.toml"
+    config.write_text(toml)
+    for args in (["check", "--config", config], ["eval", "--config", config, request_file]):
+        result = cli.run(args)
+        assert result.returncode == 2, result.describe()
+        assert result.stdout == "", result.describe()  # no pipeline, no decision
+        assert result.stderr.startswith("authrules: error: ") and len(result.stderr.splitlines()) == 1
+        _check_message(result.stderr, config, fragments, SECOND_LINE)
+    with pytest.raises(ConfigError) as caught:
+        Runner.from_toml(config, logger=capturing_logger()[0])
+    assert caught.value.path == str(config) and caught.value.line == SECOND_LINE
+    assert caught.value.rule is not None and fragments[0] in caught.value.rule
+    _check_message(str(caught.value), config, fragments, SECOND_LINE)
+
+
+@pytest.mark.parametrize("toml,line,fragment", [
+    (GOOD_FIRST + '[[rules]]\nname = "deny-client\ntype = "client-deny"\n', 9, "TOML syntax error"),
+    (GOOD_FIRST + "[[rules]]\nname = deny-client\n", 9, "TOML syntax error"),
+    (GOOD_FIRST + '[[rules]]\nname = "a"\nname = "b"\n', 10, "TOML syntax error"),
+    ('[[rules]\nname = "x"\n', 1, "TOML syntax error"),
+])
+def test_toml_syntax_error_names_the_line(tmp_path, request_file, toml, line, fragment):
+    config = tmp_path / "rules.toml"
+    config.write_text(toml)
+    for args in (["check", "--config", config], ["eval", "--config", config, request_file]):
+        result = cli.run(args)
+        assert result.returncode == 2 and result.stdout == "", result.describe()
+        _check_message(result.stderr, config, [fragment], line)
+    with pytest.raises(ConfigError) as caught:
+        Runner.from_toml(config, logger=capturing_logger()[0])
+    assert caught.value.line == line
+
+
+@pytest.mark.parametrize("toml,fragments", [
+    ("", ["no [[rules]]"]),
+    ('title = "x"\n', ["unknown top-level key 'title'"]),
+    (GOOD_FIRST + "[limits]\nmax_body_bytes = -1\n", ["[limits]", "max_body_bytes"]),
+    (GOOD_FIRST.replace("[[rules]]\n", '[[rules]]\nenabled = false\n', 1), ["every rule is disabled"]),
+])
+def test_whole_file_problems_name_the_file(tmp_path, request_file, toml, fragments):
+    config = tmp_path / "rules.toml"
+    config.write_text(toml)
+    for args in (["check", "--config", config], ["eval", "--config", config, request_file]):
+        result = cli.run(args)
+        assert result.returncode == 2 and result.stdout == "", result.describe()
+        _check_message(result.stderr, config, fragments, None)
+
+
+def test_missing_or_unreadable_config(tmp_path, request_file):
+    for config in (tmp_path / "absent.toml", tmp_path):
+        for args in (["check", "--config", config], ["eval", "--config", config, request_file]):
+            result = cli.run(args)
+            assert result.returncode == 2 and result.stdout == "", result.describe()
+            assert str(config) in result.stderr and "cannot read the config" in result.stderr
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe[[rules]]")
+    result = cli.run(["check", "--config", binary])
+    assert result.returncode == 2 and "not UTF-8" in result.stderr
+
+
+# -- a plugin that fails to import ------------------------------------------------------------
+
+NEEDS_BROKEN = GOOD_FIRST + '[[rules]]\nname = "uses-broken"\ntype = "broken-type"\n'
+
+
+@pytest.fixture
+def broken_site(tmp_path) -> Path:
+    return site_dist(tmp_path / "site", "authrules-broken", "authrules_broken_plugin", BROKEN_PLUGIN,
+                     entry_point="broken", version="0.9.1")
+
+
+def test_a_needed_plugin_that_fails_to_import_names_plugin_and_cause(tmp_path, broken_site, request_file):
+    config = tmp_path / "rules.toml"
+    config.write_text(NEEDS_BROKEN)
+    env = cli.clean_env(PYTHONPATH=str(broken_site))
+    for args in (["check", "--config", config], ["eval", "--config", config, request_file]):
+        result = cli.run(args, env=env)
+        assert result.returncode == 2 and result.stdout == "", result.describe()
+        _check_message(result.stderr, config, ["uses-broken", "broken-type", "'broken'", "authrules-broken 0.9.1",
+                                               "ModuleNotFoundError", "authrules_no_such_dependency"], SECOND_LINE)
+
+
+def test_a_needed_plugin_that_fails_to_import_in_process(tmp_path, broken_site, monkeypatch):
+    monkeypatch.syspath_prepend(str(broken_site))
+    config = tmp_path / "rules.toml"
+    config.write_text(NEEDS_BROKEN)
+    with pytest.raises(PluginError) as caught:
+        Runner.from_toml(config, logger=capturing_logger()[0])
+    assert "authrules_no_such_dependency" in str(caught.value) and caught.value.rule == "'uses-broken'"
+
+
+def test_an_unneeded_plugin_that_fails_to_import_is_a_warning(tmp_path, broken_site, request_file, monkeypatch):
+    config = tmp_path / "rules.toml"
+    config.write_text(GOOD_FIRST)
+    env = cli.clean_env(PYTHONPATH=str(broken_site))
+    check = cli.run(["check", "--config", config, "--log-format", "json"], env=env)
+    assert check.returncode == 0, check.describe()
+    assert "1. deny-todo-api" in check.stdout
+    (warning,) = [e for e in check.log_events() if e["event"] == "authrules.plugin_failed"]
+    assert warning["level"] == "warning" and warning["plugin"] == "broken"
+    assert warning["distribution"] == "authrules-broken" and "authrules_no_such_dependency" in warning["error"]
+    result = cli.run(["eval", "--config", config, "--log-format", "json", request_file], env=env)
+    assert result.returncode == 0 and result.decisions[0]["outcome"] == "allow", result.describe()
+    # and through the API: the runner loads, the warning goes to the host's logger
+    monkeypatch.syspath_prepend(str(broken_site))
+    logger, events = capturing_logger()
+    runner = Runner.from_toml(config, logger=logger)
+    assert [s.name for s in runner.steps] == ["deny-todo-api"]
+    assert [e["plugin"] for e in events.named("authrules.plugin_failed")] == ["broken"]
