@@ -18,6 +18,8 @@ from helpers.wire import CaptureServer
 
 from authrules import Runner
 
+pytest_plugins = ["_secret_guard"]  # issue 3: no secret in any test's output or log files
+
 
 @pytest.fixture(scope="session")
 def shared_cases() -> Path:

@@ -124,7 +124,7 @@ def test_a_raising_rule_denies_and_logs_a_redacted_traceback(kind, rule_type, sh
     (event,) = rule_events(sink, "faulty")
     assert event["result"] == "error" and event["action"] == "denied" and event["level"] == "error"
     assert event["rule_type"] == rule_type
-    assert event["exception"] == RAISE_KINDS[kind]
+    assert event["exception_type"] == RAISE_KINDS[kind]
     assert "Traceback (most recent call last):" in event["traceback"].split("\\x0a")[0]
     assert "authrules_fault_raise.py" in event["traceback"]  # it says where the rule broke
     if kind == "error":  # the cause of a chained exception is kept, redacted like the rest
@@ -150,7 +150,7 @@ def test_keyboard_interrupt_raised_on_a_worker_thread_is_a_rule_fault():
     r = runner({"name": "faulty", "type": "fault-raise-blocking", "settings": {"kind": "keyboard-interrupt"}},
                logger=logger)
     assert_generic_deny(decide(r, body_credentials()))
-    assert rule_events(sink, "faulty")[0]["exception"] == "KeyboardInterrupt"
+    assert rule_events(sink, "faulty")[0]["exception_type"] == "KeyboardInterrupt"
     assert_clean_log(sink)
 
 
@@ -159,7 +159,7 @@ def test_an_async_rule_that_raises_cancelled_error_itself_is_a_fault():
     logger, sink = capture()
     r = runner({"name": "faulty", "type": "fault-raise-async", "settings": {"kind": "cancelled"}}, logger=logger)
     assert_generic_deny(decide(r, body_credentials()))
-    assert rule_events(sink, "faulty")[0]["exception"] == "CancelledError"
+    assert rule_events(sink, "faulty")[0]["exception_type"] == "CancelledError"
 
 
 def test_cancelling_the_hosts_task_still_cancels():
@@ -226,7 +226,7 @@ def test_a_rule_cannot_return_a_subclass_of_the_result_types(returns):
     r = runner({"name": "faulty", "type": "fault-garbage", "settings": {"returns": returns}}, logger=logger)
     assert_generic_deny(decide(r, body_credentials()))
     (event,) = rule_events(sink, "faulty")
-    assert event["result"] == "error" and event["exception"] == "TypeError"
+    assert event["result"] == "error" and event["exception_type"] == "TypeError"
 
 
 # -- a rule that blocks or is slow -----------------------------------------------------------
@@ -398,7 +398,7 @@ def test_a_rule_that_tries_to_change_the_request_is_denied(how):
                       context={"bound": "x"})
     decision = r.evaluate(request)
     assert_generic_deny(decision)
-    assert rule_events(sink, "faulty")[0]["exception"] in (
+    assert rule_events(sink, "faulty")[0]["exception_type"] in (
         "FrozenInstanceError", "TypeError", "AttributeError")
     assert request.client_id == "CLIENT_ID" and request.param("audience") == "https://billing.example.com/api"
     assert request.scopes == ("openid", "email") and dict(request.user) == {"sub": "u1", "roles": ("reader",)}

@@ -20,7 +20,7 @@ from typing import Any, Iterable, MutableMapping
 from urllib.parse import quote, quote_plus
 
 __all__ = ["SECRET_KEYS", "scrub", "escape_control", "redact_secrets", "escape_control_chars",
-           "secret_values", "is_secret_key", "mask_patterns"]
+           "secret_values", "strings_of", "is_secret_key", "mask_patterns"]
 
 REDACTED = "[redacted]"
 #: Event keys whose values are always masked by ``redact_secrets`` (compared after ``_key``).
@@ -115,6 +115,13 @@ def secret_values(settings: Any) -> tuple[str, ...]:
             _collect(value, found)
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             found.extend(secret_values(value))
+    return tuple(found)
+
+
+def strings_of(value: Any) -> tuple[str, ...]:
+    """Every string in a setting's value (nested containers too), numbers as text."""
+    found: list[str] = []
+    _collect(value, found)
     return tuple(found)
 
 

@@ -448,7 +448,9 @@ class Runner:
     @staticmethod
     def _raised(exc: BaseException, request: Request) -> _Failure:
         text = "".join(traceback.format_exception(exc))  # scrubbed in _failed, with the rule's secret settings
-        return _Failure("error", {"exception": escape_control(type(exc).__name__), "traceback": text})
+        # "exception_type", not "exception": structlog's ConsoleRenderer prints an "exception" key on lines of
+        # its own, and one event must stay one line.
+        return _Failure("error", {"exception_type": escape_control(type(exc).__name__), "traceback": text})
 
     def _failed(self, log: Any, did: str, step: Step, result: Any, request: Request) -> Deny | None:
         """Log a rule that raised, timed out or returned nonsense; the deny, or None to skip."""

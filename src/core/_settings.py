@@ -14,6 +14,8 @@ from collections import abc
 import typing
 from typing import Any, Literal, Union
 
+from ._logs import scrub, strings_of
+
 __all__ = ["build_settings", "is_secret_field"]
 
 
@@ -100,8 +102,9 @@ def _build(schema: type, raw: dict[str, Any], prefix: str) -> Any:
             raise SettingError(f"missing required setting {prefix}{name}")
     try:
         return schema(**kwargs)
-    except (ValueError, TypeError) as exc:
-        raise SettingError(f"invalid settings: {exc}") from None
+    except (ValueError, TypeError) as exc:  # the schema's own checks may quote a secret setting: cut it
+        secrets = [s for n, f in fields.items() if is_secret_field(f) and n in kwargs for s in strings_of(kwargs[n])]
+        raise SettingError(f"invalid settings: {scrub(str(exc), secrets)}") from None
 
 
 def build_settings(schema: type | None, raw: dict[str, Any]) -> Any:

@@ -1,0 +1,363 @@
+"""Logs that cannot be forged or leak.
+
+* Redaction covers every event and field: exception text and tracebacks, the
+  value a broken rule returned, settings marked ``authrules.secret()``, and, in
+  a host's own events through ``redact_secrets`` / ``escape_control_chars``,
+  Authorization and Cookie headers in every shape hosts log them.
+* CR, LF, ANSI escapes, other control characters and U+2028/2029 never start a
+  new line or colour a terminal: JSON and console renderers, a plain host chain,
+  the host chain docs/security.md recommends, and ``authrules eval``.
+* The secret guard (tests/_secret_guard.py) that checks the whole suite's output
+  really fails a test that prints a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+import structlog
+
+from _fault_env import REPO, TESTS, expected_cases, fault_env, fault_module, shared_cases
+from _logcap import capture
+from _secret_guard import MARKER, find_leak, make_secret
+from authrules import Runner, escape_control_chars, redact_secrets
+from authrules._logs import REDACTED, escape_control, scrub
+
+HOSTILE = "\r\n\x1b[31m\x1b]0;title\x07\x08\x0b\x0c\x7f\x85\x9b\u2028\u2029\u202e"  # no NUL: it is refused
+# Characters that must never reach a rendered line raw.
+FORBIDDEN = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line_each(lines: list[str]) -> None:
+    for line in lines:
+        assert "\n" not in line and FORBIDDEN.search(line) is None, repr(line[:300])
+
+
+def default_rules(*extra: dict) -> list[dict]:
+    return [*extra,
+            {"name": "deny-todo-api", "type": "audience-deny",
+             "settings": {"audiences": ["http://todoapi2.api"], "deny_missing": True,
+                          "error": "unauthorized", "error_description": "end_users_not_allowed", "status": 401}},
+            {"name": "deny-client", "type": "client-deny",
+             "settings": {"clients": ["CLIENT_ID"], "error": "unauthorized",
+                          "error_description": "end_users_not_allowed", "status": 401}}]
+
+
+NOISY = [  # faults that are skipped, so the shared cases still get their expected decisions
+    {"name": "noisy-raise", "type": "fault-raise", "on_error": "skip",
+     "settings": {"kind": "error", "api_key": make_secret("apikey")}},
+    {"name": "noisy-group", "type": "fault-raise-blocking", "on_error": "skip", "settings": {"kind": "group"}},
+    {"name": "noisy-repr", "type": "fault-garbage", "on_error": "skip", "settings": {"returns": "secret-repr"}},
+]
+
+
+def noisy_runner(logger) -> Runner:
+    return Runner.from_dict({"rules": default_rules(*NOISY)}, logger=logger, autoload=False,
+                            load=["audience-deny", "client-deny"],
+                            plugins=[fault_module("raise"), fault_module("garbage")])
+
+
+# -- every event of every shared case, with rules that fail loudly ----------------------------
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+@pytest.mark.parametrize("host_processors", [False, True], ids=["plain-chain", "recommended-chain"])
+def test_no_event_of_any_shared_case_leaks_or_breaks_a_line(fmt, host_processors):
+    logger, sink = capture(fmt, with_processors=host_processors)
+    runner = noisy_runner(logger)
+    cases = expected_cases()
+    ran = 0
+    for name, expected in cases.items():
+        raw = (shared_cases() / f"{name}.http").read_bytes()
+        decision = runner.evaluate(runner.parse(raw))
+        ran += decision.error != "invalid_request"
+        assert decision.outcome == expected["outcome"], name  # skipped faults change no decision
+        if "rule_type" in expected:
+            assert decision.rule_type == expected["rule_type"], name
+        for secret in expected.get("secrets", ()):
+            assert secret not in sink.text, (name, "a secret reached the log")
+    one_line_each(sink.lines)
+    assert find_leak(sink.text) is None
+    assert ran and sum("noisy-raise" in line for line in sink.lines) == ran  # every fault was logged
+    if fmt == "json":
+        events = sink.events
+        assert len([e for e in events if e["event"] == "authrules.decision"]) == len(cases)
+        tracebacks = [e["traceback"] for e in events if "traceback" in e]
+        assert tracebacks and all(REDACTED in t for t in tracebacks)
+
+
+# -- scrub, the function every traceback and returned value goes through -----------------------
+
+SCRUB_SECRETS = ["pl&in", "quo'te\"s\\back", "ünï\u2028cødé", "new\r\nline", "x" * 40, "%41%", "a+b c"]
+
+
+@pytest.mark.parametrize("secret", SCRUB_SECRETS)
+@pytest.mark.parametrize("shape", ["raw", "repr", "repr2", "json", "json2", "ascii", "bytes", "percent",
+                                   "dict-repr", "exception"])
+def test_scrub_cuts_a_secret_in_every_encoding_it_meets(secret, shape):
+    from urllib.parse import quote, quote_plus
+    params = {"password": (secret,), "client_id": ("c1",)}
+    text = {
+        "raw": f"failed for {secret}!",
+        "repr": repr(secret),
+        "repr2": repr(repr(secret)),
+        "json": json.dumps({"v": secret}),
+        "json2": json.dumps(json.dumps({"v": secret})),
+        "ascii": ascii(secret),
+        "bytes": repr(secret.encode()),
+        "percent": f"q={quote_plus(secret)}&r={quote(secret, safe='')}",
+        "dict-repr": repr(params),
+        "exception": repr(KeyError(repr(params))),
+    }[shape]
+    out = scrub(text, [secret])
+    assert REDACTED in out
+    for form in (secret, repr(secret)[1:-1], json.dumps(secret)[1:-1]):
+        assert form not in out
+    assert "\n" not in out and FORBIDDEN.search(out) is None
+
+
+@pytest.mark.parametrize("text", [
+    "password=hunter2&x=1", "client_secret: hunter2", "{'code': 'hunter2'}", '{"refresh_token": "hunter2"}',
+    "Authorization: Basic aHVudGVyMg==", "Bearer hunter2", "cookie: sid=hunter2; theme=dark",
+    "mappingproxy({'password': ('hunter2',)})", "id_token_hint=hunter2", "code_verifier = 'hunter2'",
+])
+def test_credential_shaped_text_is_masked_without_knowing_the_value(text):
+    """The net under the exact cut: secrets from outside the request (a rule's upstream, say)."""
+    assert "hunter2" not in scrub(text)
+    assert "aHVudGVyMg" not in scrub(text)
+
+
+def test_scrub_keeps_harmless_text_and_bounds_length():
+    assert scrub("rule deny-client failed: no upstream") == "rule deny-client failed: no upstream"
+    assert len(scrub("y" * 100_000, limit=300)) < 330
+
+
+# -- the host's own events, through the processors docs/security.md recommends ------------------
+
+BASIC = "Basic " + "ZGVtbzo" + MARKER  # not valid base64 on purpose: masked by key, not by decoding
+COOKIE = f"sid={make_secret('cookie')}"
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+@pytest.mark.parametrize("shape", ["kwargs", "wsgi-environ", "asgi-headers", "header-pairs", "header-dict",
+                                   "nested", "free-text", "object"])
+def test_host_events_are_redacted_by_the_recommended_chain(fmt, shape):
+    logger, sink = capture(fmt, with_processors=True)
+    token = make_secret("tok")
+    fields = {
+        "kwargs": {"authorization": BASIC, "Cookie": COOKIE, "password": token, "client_secret": token},
+        "wsgi-environ": {"environ": {"HTTP_AUTHORIZATION": BASIC, "HTTP_COOKIE": COOKIE, "PATH_INFO": "/t"}},
+        "asgi-headers": {"headers": [(b"authorization", BASIC.encode()), (b"cookie", COOKIE.encode()),
+                                     (b"host", b"as.example.com")]},
+        "header-pairs": {"headers": [("Authorization", BASIC), ("Set-Cookie", COOKIE), ("Accept", "*/*")]},
+        "header-dict": {"headers": {"Authorization": BASIC, "Proxy-Authorization": BASIC, "Cookie": COOKIE}},
+        "nested": {"request": {"form": {"password": token, "refresh_token": token}, "ok": [1, 2]}},
+        "free-text": {"query": f"grant_type=password&password={token}&client_secret={token}",
+                      "note": f"upstream said: Authorization: {BASIC}"},
+        "object": {"thing": type("Thing", (), {"__repr__": lambda self: f"<Thing password={token}>"})()},
+    }[shape]
+    logger.info("host.request", **fields)
+    (line,) = sink.lines
+    assert find_leak(line) is None, line
+    assert REDACTED in line
+    if shape in ("asgi-headers", "header-pairs", "wsgi-environ"):
+        assert "as.example.com" in line or "Accept" in line or "PATH_INFO" in line  # the rest stays
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_control_characters_in_host_events_cannot_forge_lines(fmt):
+    logger, sink = capture(fmt, with_processors=True)
+    logger.info(f"host{HOSTILE}event", user=f"bob{HOSTILE}", items=[f"a{HOSTILE}", {f"k{HOSTILE}": f"v{HOSTILE}"}],
+                raw=f"b{HOSTILE}".encode(), **{f"key{HOSTILE}": 1})
+    logger.info("second")
+    assert len(sink.lines) == 2
+    one_line_each(sink.lines)
+    assert "\\x1b" in sink.lines[0] and "\\u2028" in sink.lines[0]  # escaped, still readable
+
+
+def test_escape_control_escapes_every_kind():
+    for char in "\r\n\x1b\x07\x00\x08\x0b\x0c\x7f\x85\x9b\u2028\u2029\u202e\u2066":
+        assert escape_control(char).startswith("\\"), repr(char)
+    assert escape_control("plain text, ünïcode") == "plain text, ünïcode"
+
+
+# -- authrules' own events are safe on a plain host chain -----------------------------------
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_hostile_request_values_never_reach_a_log_line_raw(fmt):
+    """Request values with control characters are either refused or reach the log escaped."""
+    logger, sink = capture(fmt)
+    runner = noisy_runner(logger)
+    good = "client_id=c1&audience=https%3A%2F%2Fa.example"
+    hostile = [
+        f"GET /authorize?client_id={HOSTILE} HTTP/1.1\r\nHost: a\r\n\r\n".encode("utf-8"),
+        f"GET /authorize?{good} HTTP/1.1\r\nHost: a{HOSTILE}\r\nX-Note: {HOSTILE}\r\n\r\n".encode("utf-8"),
+        f"GET /authorize?{urlencode({'client_id': f'c{HOSTILE}'})} HTTP/1.1\r\nHost: a\r\n\r\n".encode(),
+        f"GET /authorize?client_id=c1&{urlencode({'audience': f'https://x{HOSTILE}'})} HTTP/1.1\r\n\r\n".encode(),
+        f"GET /authorize?{good}&{urlencode({'scope': f'openid {HOSTILE}'})} HTTP/1.1\r\n\r\n".encode(),
+        f"GET /authorize?{good}&{urlencode({'state': f's{HOSTILE}'})} HTTP/1.1\r\n\r\n".encode(),
+        f"GET /authorize?{good}&{urlencode({'username': f'j{HOSTILE}', 'nonce': HOSTILE})} HTTP/1.1\r\n\r\n"
+        .encode(),
+        f"GET /authorize?{good}&{urlencode({'redirect_uri': f'https://x/{HOSTILE}'})} HTTP/1.1\r\n\r\n".encode(),
+    ]
+    for raw in hostile:
+        runner.evaluate(runner.parse(raw))
+    one_line_each(sink.lines)
+    assert len([line for line in sink.lines if "authrules.decision" in line]) == len(hostile)
+
+
+# -- the CLI ---------------------------------------------------------------------------------
+
+NOISY_TOML = f"""
+[[rules]]
+name = "noisy-raise"
+type = "fault-raise"
+on_error = "skip"
+[rules.settings]
+kind = "error"
+api_key = "{make_secret('cli-api-key')}"
+
+[[rules]]
+name = "noisy-repr"
+type = "fault-garbage"
+on_error = "skip"
+[rules.settings]
+returns = "secret-repr"
+
+[[rules]]
+name = "deny-todo-api"
+type = "audience-deny"
+[rules.settings]
+audiences = ["http://todoapi2.api"]
+deny_missing = true
+error = "unauthorized"
+error_description = "end_users_not_allowed"
+status = 401
+
+[[rules]]
+name = "deny-client"
+type = "client-deny"
+[rules.settings]
+clients = ["CLIENT_ID"]
+error = "unauthorized"
+error_description = "end_users_not_allowed"
+status = 401
+"""
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_authrules_eval_logs_one_clean_line_per_event(tmp_path_factory, tmp_path, fmt):
+    env = fault_env(tmp_path_factory)
+    config = tmp_path / "rules.toml"
+    config.write_text(NOISY_TOML)
+    cases = expected_cases()
+    files = [str(shared_cases() / f"{name}.http") for name in cases]
+    hostile = tmp_path / "hostile.http"
+    body = urlencode({"grant_type": "password", "username": f"jane{HOSTILE}", "password": make_secret("cli-pw"),
+                      "client_id": "c1", "audience": "https://billing.example.com/api"}).encode()
+    hostile.write_bytes(b"POST /oauth/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded"
+                        b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    proc = env.authrules("eval", "--config", str(config), "--log-format", fmt, *files, str(hostile))
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    results = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    for name, result in zip(cases, results):
+        assert result["outcome"] == cases[name]["outcome"], name
+    assert results[-1]["outcome"] == "allow"
+    err = proc.stderr.decode("utf-8")
+    (tmp_path / "authrules-eval.log").write_text(err)  # the guard scans it at teardown too
+    lines = err.rstrip("\n").split("\n")
+    one_line_each(lines)
+    assert find_leak(proc.stdout + proc.stderr) is None
+    decisions = [line for line in lines if "authrules.decision" in line]
+    assert len(decisions) == len(cases) + 1
+    if fmt == "json":
+        assert all(json.loads(line) for line in lines)
+    assert any("noisy-raise" in line and "skipped" in line for line in lines)
+
+
+def test_authrules_check_masks_secret_settings(tmp_path_factory, tmp_path):
+    env = fault_env(tmp_path_factory)
+    config = tmp_path / "rules.toml"
+    config.write_text(NOISY_TOML)
+    proc = env.authrules("check", "--config", str(config))
+    assert proc.returncode == 0, proc.stderr
+    assert b"api_key = \"[secret]\"" in proc.stdout
+    assert find_leak(proc.stdout + proc.stderr) is None
+
+
+def test_a_secret_setting_rejected_by_its_own_checks_is_not_quoted_in_the_error(tmp_path):
+    """A settings __post_init__ that quotes its secret: the ConfigError (and `authrules check`) must not."""
+    import dataclasses
+
+    from authrules import ConfigError, RuleType, hookimpl, secret
+
+    key = make_secret("short")
+
+    @dataclasses.dataclass(frozen=True)
+    class Settings:
+        api_key: str = secret()
+
+        def __post_init__(self) -> None:
+            if len(self.api_key) < 100:
+                raise ValueError(f"api_key {self.api_key!r} is too short")
+
+    class Plugin:
+        @hookimpl
+        def authrules_rule_types(self):
+            return [RuleType("keyed", lambda request, settings: None, Settings)]
+
+    with pytest.raises(ConfigError) as info:
+        Runner.from_dict({"rules": [{"name": "k", "type": "keyed", "settings": {"api_key": key}}]},
+                         plugins=[Plugin()], autoload=False)
+    assert "too short" in str(info.value)
+    assert find_leak(str(info.value)) is None
+
+
+# -- the guard itself ------------------------------------------------------------------------
+
+GUARDED = '''
+import subprocess, sys
+from _secret_guard import make_secret
+
+def test_prints_a_shared_secret():
+    print("oops {shared}")
+
+def test_subprocess_leaks():
+    subprocess.run([sys.executable, "-c", "print('{shared}')"], capture_output=True)
+
+def test_generated_secret_on_stderr():
+    print(make_secret("x"), file=sys.stderr)
+
+def test_log_file(tmp_path):
+    (tmp_path / "host.log").write_text("password={shared}")
+
+def test_capsys_read(capsys):
+    print("{shared}")
+    assert capsys.readouterr().out
+
+def test_clean():
+    print("nothing to see")
+'''
+
+
+def test_the_secret_guard_fails_a_test_that_leaks(tmp_path, tmp_path_factory):
+    shared = next(s for case in expected_cases().values() for s in case.get("secrets", ()))
+    (tmp_path / "test_leaky.py").write_text(GUARDED.replace("{shared}", shared))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "_secret_guard", "-p", "no:cacheprovider",
+                           "--show-capture=no", "--rootdir", str(tmp_path), "--basetemp", str(tmp_path_factory.mktemp("guard-inner")),
+                           str(tmp_path / "test_leaky.py")],
+                          capture_output=True, text=True, cwd=tmp_path,
+                          env={"PYTHONPATH": str(TESTS), "PATH": "/usr/bin:/bin"})
+    out = proc.stdout
+    assert proc.returncode == 1, out[-3000:]
+    for name in ("test_prints_a_shared_secret", "test_subprocess_leaks", "test_generated_secret_on_stderr",
+                 "test_log_file", "test_capsys_read"):
+        assert re.search(rf"(FAILED|ERROR) \S*{name}", out), (name, out[-3000:])
+    assert "test_clean" not in out.split("short test summary")[-1]
+    assert "secret guard" in out
+    assert shared not in out  # the report names the source, not the value
