@@ -19,7 +19,7 @@ import structlog
 from ._config import load_config
 from ._errors import ConfigError
 from ._logs import escape_control, escape_control_chars, redact_secrets
-from ._plugins import ENV_DISABLE_AUTOLOAD, Plugins
+from ._plugins import ENV_DISABLE_AUTOLOAD, SKIP_REASONS, Plugins
 from ._runner import ENV_CONFIG, Runner
 from ._settings import is_secret_field
 
@@ -164,6 +164,8 @@ def _plugins(args: argparse.Namespace) -> int:
         line = f"{info.name}  ({dist})  {info.status}  rule types: {types}"
         if info.error:
             line += f"  error: {escape_control(info.error)}"
+        if info.status in SKIP_REASONS:
+            line += f"  skipped, never imported: {SKIP_REASONS[info.status]}"
         print(line)
     if not infos:
         print("no plugins found in the 'authrules' entry point group")

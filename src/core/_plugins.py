@@ -30,6 +30,14 @@ ENV_DISABLE_AUTOLOAD = "AUTHRULES_DISABLE_PLUGIN_AUTOLOAD"
 ENV_BLOCK = "AUTHRULES_BLOCK_PLUGINS"
 
 
+#: Why a plugin with a skip status was not imported, as ``authrules plugins`` and config errors say it.
+SKIP_REASONS = {
+    "blocked": f"blocked by [plugins] block, -p no:NAME or {ENV_BLOCK}",
+    "not-allowed": "its distribution is not in [plugins] allow",
+    "autoload-disabled": f"autoload is off ({ENV_DISABLE_AUTOLOAD} or --no-autoload) and it is not named with -p",
+}
+
+
 def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -102,7 +110,9 @@ class Plugins:
             status = None
             if names & self.block:
                 status = "blocked"
-            elif self.allow is not None and not names & self.allow:
+            # The allowlist names distributions: an entry point's own name is chosen by whoever ships it,
+            # so a rogue distribution could name its entry point after an allowed distribution.
+            elif self.allow is not None and not ({_norm(dist)} if dist else names) & self.allow:
                 status = "not-allowed"
             elif not self.autoload and not names & self.load_names:
                 status = "autoload-disabled"

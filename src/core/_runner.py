@@ -29,7 +29,7 @@ from ._decision import Decision
 from ._errors import ConfigError, PluginError
 from ._limits import Limits
 from ._logs import escape_control, scrub, secret_values
-from ._plugins import PluginInfo, Plugins
+from ._plugins import SKIP_REASONS, PluginInfo, Plugins
 from ._request import Request
 from ._settings import SettingError, build_settings
 from ._types import Deny, RemoveScopes
@@ -197,6 +197,10 @@ class Runner:
                     raise PluginError(f"rule type {rule.type!r} is not available: {causes}",
                                       path=config.path, rule=repr(rule.name), line=rule.line)
                 available = ", ".join(sorted(types)) or "none (no plugin is loaded)"
+                skipped = "; ".join(f"{i.describe()}: {SKIP_REASONS[i.status]}" for i in plugins.infos()
+                                    if i.status in SKIP_REASONS)
+                if skipped:  # it may come from a plugin that policy kept from loading
+                    available += f"; not imported: {skipped}"
                 raise ConfigError(f"unknown rule type {rule.type!r} (available: {available})",
                                   path=config.path, rule=repr(rule.name), line=rule.line)
             rule_type, provider = entry
