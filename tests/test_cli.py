@@ -241,3 +241,12 @@ def test_autoload_off_imports_no_entry_point_plugin(marker, switch):
 def test_the_cli_runs_from_any_directory_with_python_m(tmp_path):
     result = cli.run(["check", "--config", DEFAULT_RULES], exe=[sys.executable, "-m", "authrules"], cwd=tmp_path)
     assert result.returncode == 0 and "2 rule(s)" in result.stdout, result.describe()
+
+
+def test_eval_answers_a_request_whose_parameter_name_holds_a_quote(tmp_path):
+    """A '"' in a parameter name once made evaluate raise, and the CLI died with a traceback."""
+    path = tmp_path / "quote.http"
+    path.write_bytes(post('{"a\\"b": 1}', "application/json"))
+    result = cli.run(["eval", "--config", DEFAULT_RULES, path])
+    assert result.returncode == 1, result.describe()
+    assert result.decisions[0]["error"] == "invalid_request" and "Traceback" not in result.stderr

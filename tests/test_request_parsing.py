@@ -855,3 +855,40 @@ def test_endpoint_is_read_as_a_server_routes_it(decide, target, endpoint):
 def test_absolute_form_targets_keep_their_query(decide, target):
     """RFC 9112 3.2.2: a proxy-style target still carries the query the server will read."""
     expect(decide, get(target), "deny", "client-deny", client_id=DENIED, audiences=(BILLING,))
+
+
+# ============================================================================================
+# Error descriptions: sent to the client and logged, so never request text
+# ============================================================================================
+
+_NQSCHAR_TEXT = set(chr(c) for c in range(0x20, 0x7F)) - {'"', "\\"}
+
+ODD_NAMES = ['a"b', "a\\b", "hunter2!", "Tr0ub4dor&3", "x" * 100, "{}", "%22"]
+
+
+@pytest.mark.parametrize("name", ODD_NAMES)
+@pytest.mark.parametrize("carrier", ["query-conflict", "form-conflict", "json-non-string", "json-conflict",
+                                     "too-long"])
+def test_a_request_parameter_name_never_reaches_the_error_description(decide, name, carrier):
+    """The description is RFC 6749 5.2 text built by authrules; a name from the request could break it
+    (a '"' made evaluate raise) or carry a secret into logs and responses."""
+    if carrier == "query-conflict":
+        raw = get(f"/authorize?{quote(name, safe='')}=1&{quote(name, safe='')}=2")
+    elif carrier == "form-conflict":
+        raw = post(q((name, "1"), (name, "2")))
+    elif carrier == "json-non-string":
+        raw = post_json({name: 5})
+    elif carrier == "json-conflict":
+        raw = post('{%s: "1", %s: "2"}' % (json.dumps(name), json.dumps(name)), JSON)
+    else:
+        raw = post(q((name, "v" * (17 * 1024))))
+    _, decision = expect_invalid(decide, raw, status=400)
+    assert set(decision.error_description) <= _NQSCHAR_TEXT
+    assert name not in decision.error_description
+
+
+@pytest.mark.parametrize("name", ["audience", "client_id", "scope", "resource", "grant_type"])
+def test_well_known_parameter_names_are_still_named(decide, name):
+    _, decision = expect_invalid(decide, post_json({name: 5, "client_id": CLIENT} if name != "client_id"
+                                                   else {name: 5}))
+    assert name in decision.error_description

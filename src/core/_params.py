@@ -39,6 +39,27 @@ _NAME = re.compile(r"[\x21-\x7e]+")
 _FORBIDDEN = re.compile(r"[\x00\ud800-\udfff]")
 
 
+# Parameter names a description may quote: registered OAuth 2.0 / OpenID Connect names. Any other
+# name came from the client and could hold anything ('"' is not RFC 6749 error text, a secret could
+# be sent as a name), so it is "a parameter" in descriptions.
+_KNOWN_NAMES = frozenset("""
+    client_id client_secret response_type response_mode redirect_uri scope state code error
+    error_description error_uri grant_type access_token token_type expires_in username password
+    refresh_token nonce display prompt max_age ui_locales claims_locales id_token_hint login_hint
+    acr_values claims registration request request_uri id_token assertion client_assertion
+    client_assertion_type code_verifier code_challenge code_challenge_method resource audience
+    requested_token_type subject_token subject_token_type actor_token actor_token_type device_code
+    user_code authorization_details dpop_jkt token token_type_hint organization invitation connection
+    screen_hint otp mfa_token oob_code binding_code realm auth_req_id login_hint_token
+    binding_message requested_expiry new_password iss sub aud exp nbf iat jti
+""".split())
+
+
+def _shown(name: str) -> str:
+    """How a description names a parameter: by name only when the name is a registered one."""
+    return f"parameter {name}" if name in _KNOWN_NAMES else "a parameter"
+
+
 class _Counter:
     __slots__ = ("n", "limits")
 
@@ -54,9 +75,9 @@ class _Counter:
 
 def _check_value(name: str, value: str, limits: Limits) -> str:
     if len(value) > limits.max_value_length:
-        raise RequestError(f"parameter {name} is too long")
+        raise RequestError(f"{_shown(name)} is too long")
     if _FORBIDDEN.search(value):
-        raise RequestError(f"parameter {name} holds a forbidden character")
+        raise RequestError(f"{_shown(name)} holds a forbidden character")
     return value
 
 
@@ -93,7 +114,7 @@ def _decode_urlencoded(text: str, where: str, counter: _Counter) -> dict[str, li
         out.setdefault(name, []).append(_check_value(name, value, limits))
     for name, values in out.items():
         if name not in MULTI_VALUED and len(set(values) - {""}) > 1:
-            raise RequestError(f"parameter {name} is given more than once with different values")
+            raise RequestError(f"{_shown(name)} is given more than once with different values")
     return out
 
 
@@ -152,19 +173,19 @@ def parse_json(body: bytes, counter: _Counter) -> Params:
             values: tuple[str, ...] = (value,)
         elif isinstance(value, list) and name in ARRAY_VALUED:
             if not all(isinstance(v, str) for v in value):
-                raise RequestError(f"parameter {name} must be a string or an array of strings")
+                raise RequestError(f"{_shown(name)} must be a string or an array of strings")
             values = tuple(value)
             for _ in values[1:]:
                 counter.take()
         else:
-            raise RequestError(f"parameter {name} must be a string")
+            raise RequestError(f"{_shown(name)} must be a string")
         for v in values:
             _check_value(name, v, limits)
         # A key given twice is a parameter given twice (one occurrence may be an array).
         kept = tuple(dict.fromkeys(v for v in values if v))
         if kept and name not in MULTI_VALUED:
             if given.setdefault(name, kept) != kept:
-                raise RequestError(f"parameter {name} is given more than once with different values")
+                raise RequestError(f"{_shown(name)} is given more than once with different values")
         out.setdefault(name, []).extend(values)
     return _freeze(out)
 
@@ -188,5 +209,5 @@ def merge(*sources: Params, arrays: Params | None = None) -> Params:
             elif seen is None:
                 merged[name] = kept
             elif seen != kept:
-                raise RequestError(f"parameter {name} is given more than once with different values")
+                raise RequestError(f"{_shown(name)} is given more than once with different values")
     return MappingProxyType(merged)

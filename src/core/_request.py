@@ -42,6 +42,7 @@ _GRANT_NAME = re.compile(r"[A-Za-z0-9\-._]+")    # RFC 6749 A.10 grant-name
 _RESPONSE_NAME = re.compile(r"[A-Za-z0-9_]+")    # RFC 6749 A.3 response-name
 _URI_PARAMS = ("redirect_uri", "request_uri")
 _AUTH_SPLIT = re.compile(r"[ \t]+")
+_NOT_ERROR_TEXT = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")  # outside RFC 6749 5.2 NQSCHAR
 _ENDPOINTS = frozenset({"authorize", "token", "revoke", "introspect", "userinfo", "par",
                         "device_authorization", "logout"})
 
@@ -52,6 +53,11 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, (list, tuple, set, frozenset)):
         return tuple(_freeze(v) for v in value)
     return value
+
+
+def _problem_text(description: str) -> str:
+    """A problem becomes an ``error_description``: RFC 6749 5.2 text, whatever went into it."""
+    return _NOT_ERROR_TEXT.sub("?", description)[:300] or "the request is malformed"
 
 
 def _endpoint(path: str) -> str:
@@ -143,7 +149,7 @@ class Request:
         try:
             method, target, headers, body = parse_http(raw, limits)
         except RequestError as exc:
-            return cls(problem=exc.description, problem_status=exc.status, limits=limits)
+            return cls(problem=_problem_text(exc.description), problem_status=exc.status, limits=limits)
         return cls.from_parts(method, target, headers, body, limits=limits, user=user,
                               context=context, audiences=audiences)
 
@@ -167,7 +173,7 @@ class Request:
                             _freeze(context or {}), tuple(audiences))
         except RequestError as exc:
             return cls(method=method.upper(), path=path, endpoint=_endpoint(path),
-                       problem=exc.description, problem_status=exc.status, limits=limits)
+                       problem=_problem_text(exc.description), problem_status=exc.status, limits=limits)
 
     @classmethod
     def from_wsgi(cls, environ: dict[str, Any], body: bytes | None = None, *, limits: Limits | None = None,
@@ -383,8 +389,9 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
             if not is_uri_text(value):
                 raise RequestError(f"parameter {name} holds characters a URI may not hold")
 
-    audiences = params.get("audience", ()) + tuple(a for a in params.get("resource", ())
-                                                   if a not in params.get("audience", ()))
+    named = params.get("audience", ())
+    seen = set(named)  # a set, not `in tuple`: thousands of JSON audiences and resources stay linear
+    audiences = named + tuple(a for a in params.get("resource", ()) if a not in seen)
     for value in audiences:
         if not is_uri_text(value):
             raise RequestError("an audience or resource holds characters a URI may not hold")
