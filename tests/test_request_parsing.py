@@ -892,3 +892,61 @@ def test_well_known_parameter_names_are_still_named(decide, name):
     _, decision = expect_invalid(decide, post_json({name: 5, "client_id": CLIENT} if name != "client_id"
                                                    else {name: 5}))
     assert name in decision.error_description
+
+
+# ============================================================================================
+# Request objects (RFC 9101 JAR): the server reads the parameters inside the JWT
+# ============================================================================================
+
+
+def request_object(claims: dict, alg: str = "RS256") -> str:
+    return jwt(claims, {"alg": alg, "typ": "oauth-authz-req+jwt"})
+
+
+JAR_CLAIMS = {"iss": CLIENT, "aud": "https://login.example.com", "exp": 2 ** 31, "iat": 1, "nbf": 1, "jti": "j1",
+              "response_type": "code", "client_id": CLIENT, "redirect_uri": "https://app.example.com/cb",
+              "scope": "openid profile", "state": "s1", "max_age": 3600, "claims": {"id_token": {"email": None}}}
+
+
+@pytest.mark.parametrize("claims,rule_type,audiences", [
+    ({**JAR_CLAIMS, "audience": TODO}, "audience-deny", (TODO,)),
+    ({**JAR_CLAIMS, "resource": [BILLING, TODO]}, "audience-deny", (BILLING, TODO)),
+    ({**JAR_CLAIMS}, "audience-deny", ()),                                         # no audience anywhere
+    ({**JAR_CLAIMS, "client_id": DENIED, "iss": DENIED, "audience": BILLING}, "client-deny", (BILLING,)),
+], ids=["audience", "resource-array", "missing", "client"])
+def test_parameters_inside_a_request_object_are_read(decide, claims, rule_type, audiences):
+    target = "/authorize?" + q(("client_id", claims["client_id"]), ("request", request_object(claims)))
+    request, _ = expect(decide, get(target), "deny", rule_type, audiences=audiences,
+                        scopes=("openid", "profile"), response_type="code")
+    assert request.param("state") == "s1" and "max_age" not in request.params  # non-string claims are not params
+
+
+def test_a_request_object_with_the_same_values_as_the_query_is_fine(decide):
+    claims = {**JAR_CLAIMS, "audience": BILLING}
+    raw = get("/authorize?" + q(("client_id", CLIENT), ("response_type", "code"), ("scope", "openid profile"),
+                                ("request", request_object(claims, alg="none"))))
+    request, _ = expect(decide, raw, "allow", client_id=CLIENT, audiences=(BILLING,), scopes=("openid", "profile"))
+    assert request.param("redirect_uri") == "https://app.example.com/cb"
+
+
+def test_a_pushed_authorization_request_with_a_request_object_is_read(decide):
+    claims = {**JAR_CLAIMS, "audience": TODO}
+    raw = post(q(("client_id", CLIENT), ("request", request_object(claims))), target="/oauth/par",
+               headers=[basic(CLIENT, SECRET)])
+    expect(decide, raw, "deny", "audience-deny", endpoint="par")
+
+
+@pytest.mark.parametrize("target", [
+    # the query says one audience, the request object another: servers with and without JAR disagree
+    "/authorize?" + q(("client_id", CLIENT), ("audience", BILLING),
+                      ("request", request_object({**JAR_CLAIMS, "audience": TODO}))),
+    "/authorize?" + q(("client_id", DENIED), ("request", request_object({**JAR_CLAIMS, "audience": BILLING}))),
+    "/authorize?" + q(("client_id", CLIENT), ("request", "not.a-jwt")),
+    "/authorize?" + q(("client_id", CLIENT), ("request", "a.b.c.d.e")),           # encrypted: unreadable here
+    "/authorize?" + q(("client_id", CLIENT), ("request", jwt(["not", "an", "object"]))),  # type: ignore[arg-type]
+    "/authorize?" + q(("client_id", CLIENT), ("request", request_object({**JAR_CLAIMS, "audience": 5}))),
+    "/authorize?" + q(("client_id", CLIENT), ("request", request_object({**JAR_CLAIMS, "client_id": ["x"]}))),
+    "/authorize?" + q(("client_id", CLIENT), ("request", request_object({**JAR_CLAIMS, "audience": "a b"}))),
+])
+def test_request_objects_that_disagree_or_cannot_be_read_are_invalid(decide, target):
+    expect_invalid(decide, get(target))

@@ -14,6 +14,8 @@ All work here is linear in the input and stops at the first limit it passes.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from types import MappingProxyType
@@ -23,12 +25,18 @@ from urllib.parse import unquote_plus
 from ._errors import RequestError
 from ._limits import Limits
 
-__all__ = ["parse_query", "parse_form", "parse_json", "merge", "MULTI_VALUED", "ARRAY_VALUED"]
+__all__ = ["parse_query", "parse_form", "parse_json", "parse_request_object", "merge", "MULTI_VALUED",
+           "ARRAY_VALUED", "RESOLVED"]
 
 Params = Mapping[str, tuple[str, ...]]
 
 MULTI_VALUED = frozenset({"resource"})
 ARRAY_VALUED = frozenset({"audience", "resource"})
+#: Parameters the core resolves for rules: in a request object these must be strings (or arrays).
+RESOLVED = frozenset({"client_id", "audience", "resource", "scope", "grant_type", "response_type",
+                      "redirect_uri", "request_uri", "state", "client_assertion"})
+#: RFC 7519 registered claims: in a request object they describe the JWT, not the request.
+_JWT_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
 
 # RFC 3986 query characters: what a form serializer or a URI may send unescaped.
 _QUERY_TEXT = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*")
@@ -154,21 +162,32 @@ def _depth(value: Any, limit: int) -> None:
             stack.extend((v, depth + 1) for v in item)
 
 
-def parse_json(body: bytes, counter: _Counter) -> Params:
+def parse_json(body: bytes, counter: _Counter, *, what: str = "body") -> Params:
+    """Parameters from a JSON object: string values, or arrays of strings for ``audience``/``resource``.
+
+    ``what="request object"`` reads the claims of an RFC 9101 request object:
+    JWT claims (``iss``, ``aud``, ``exp``...) are not parameters, and claims
+    authrules does not resolve may hold other JSON (``max_age``, ``claims``).
+    """
     limits = counter.limits
     try:
         text = body.decode("utf-8")
         document = json.loads(text, object_pairs_hook=_Pairs, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise RequestError("the body is not the JSON its Content-Type says") from None
+        if what == "body":
+            raise RequestError("the body is not the JSON its Content-Type says") from None
+        raise RequestError(f"the {what} is not JSON") from None
     if not isinstance(document, _Pairs):
-        raise RequestError("the JSON body is not an object")
+        raise RequestError(f"the JSON {what} is not an object")
     _depth(document, limits.max_json_depth)
+    claims = what != "body"
     out: dict[str, list[str]] = {}
     given: dict[str, tuple[str, ...]] = {}
     for name, value in document:
         counter.take()
         _check_name(name, limits)
+        if claims and (name in _JWT_CLAIMS or (not isinstance(value, str) and name not in RESOLVED)):
+            continue
         if isinstance(value, str):
             values: tuple[str, ...] = (value,)
         elif isinstance(value, list) and name in ARRAY_VALUED:
@@ -188,6 +207,25 @@ def parse_json(body: bytes, counter: _Counter) -> Params:
                 raise RequestError(f"{_shown(name)} is given more than once with different values")
         out.setdefault(name, []).extend(values)
     return _freeze(out)
+
+
+def parse_request_object(token: str, counter: _Counter) -> Params:
+    """The authorization request parameters inside an RFC 9101 request object.
+
+    A server that supports request objects reads its parameters from there, so
+    rules must see them too. The JWT is read, not verified (the server verifies
+    it); an encrypted one (JWE) cannot be read here and is refused.
+    """
+    parts = token.split(".")
+    if len(parts) == 5:
+        raise RequestError("the request object is encrypted, so authrules cannot read its parameters")
+    if len(parts) != 3:
+        raise RequestError("the request object is not a JWT")
+    try:
+        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+    except (binascii.Error, ValueError):
+        raise RequestError("the request object is not a JWT") from None
+    return parse_json(payload, counter, what="request object")
 
 
 def merge(*sources: Params, arrays: Params | None = None) -> Params:

@@ -23,7 +23,7 @@ from urllib.parse import quote, quote_plus, unquote, unquote_plus
 from ._errors import RequestError
 from ._http import parse_http
 from ._limits import DEFAULT_LIMITS, Limits
-from ._params import _Counter, merge, parse_form, parse_json, parse_query
+from ._params import _Counter, merge, parse_form, parse_json, parse_query, parse_request_object
 from ._uri import audience_key, is_uri_text
 
 __all__ = ["Request", "SECRET_PARAMS"]
@@ -339,6 +339,8 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
         else:
             raise RequestError("the request body has a Content-Type authrules cannot read")
     params = merge(query, body_params)
+    if "request" in params:  # RFC 9101: a server that supports request objects reads the parameters there
+        params = merge(query, body_params, parse_request_object(params["request"][0], counter))
 
     # Client id: query, body and Basic header must agree (RFC 6749 2.3.1).
     secrets: list[str] = []
