@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import waitress
+from waitress import wasyncore
 
 from _hostkit import BILLING, CALLBACK, GOOD_CLIENT, SEED_RULES, TODO, Probe, quiet_logger, raw_request, send_raw
 from authrules import ConfigError, Request, Runner
@@ -67,8 +68,11 @@ def serve(app: Any) -> Iterator[int]:
     try:
         yield int(server.effective_port)
     finally:
-        server.close()
+        # Close every socket on the loop's own thread (closing under a running select() races it);
+        # with nothing left to watch, the loop ends.
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
         thread.join(10)
+        server.task_dispatcher.shutdown()
 
 
 def runner_with(*rules: dict[str, Any], probe: Probe | None = None) -> Runner:
