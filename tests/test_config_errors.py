@@ -194,3 +194,54 @@ def test_an_unneeded_plugin_that_fails_to_import_is_a_warning(tmp_path, broken_s
     runner = Runner.from_toml(config, logger=logger)
     assert [s.name for s in runner.steps] == ["deny-todo-api"]
     assert [e["plugin"] for e in events.named("authrules.plugin_failed")] == ["broken"]
+
+
+# -- a plugin whose settings schema itself is broken ---------------------------------------------
+
+ODD_SCHEMAS = """\
+    from __future__ import annotations
+
+    from dataclasses import dataclass
+    from typing import TYPE_CHECKING
+
+    from authrules import RuleType, hookimpl
+
+    if TYPE_CHECKING:
+        from somewhere_else import Thing
+
+
+    @dataclass(frozen=True)
+    class Unresolvable:
+        thing: Thing | None = None
+
+
+    @dataclass(frozen=True)
+    class Raises:
+        value: str = "x"
+
+        def __post_init__(self):
+            raise KeyError("boom")
+
+
+    @hookimpl
+    def authrules_rule_types():
+        return [RuleType("unresolvable", lambda request, settings: None, Unresolvable),
+                RuleType("raises", lambda request, settings: None, Raises)]
+    """
+
+
+@pytest.mark.parametrize("rule_type,fragments", [
+    ("unresolvable", ["NameError", "Thing"]),
+    ("raises", ["KeyError", "boom"]),
+])
+def test_a_settings_schema_that_fails_is_a_config_error_not_a_crash(tmp_path, request_file, rule_type, fragments):
+    """Once a traceback and exit 1, which `eval` uses for "denied": now exit 2 naming rule, type and cause."""
+    site = site_dist(tmp_path / "site", "authrules-odd", "authrules_odd_schemas", ODD_SCHEMAS, entry_point="odd")
+    config = tmp_path / "rules.toml"
+    config.write_text(second(f'name = "odd-rule"\ntype = "{rule_type}"\n'))
+    env = cli.clean_env(PYTHONPATH=str(site))
+    for args in (["check", "--config", config], ["eval", "--config", config, request_file]):
+        result = cli.run(args, env=env)
+        assert result.returncode == 2 and result.stdout == "", result.describe()
+        assert "Traceback" not in result.stderr
+        _check_message(result.stderr, config, ["odd-rule", rule_type, *fragments], SECOND_LINE)

@@ -88,7 +88,11 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
 
 
 def _build(schema: type, raw: dict[str, Any], prefix: str) -> Any:
-    hints = typing.get_type_hints(schema)
+    try:
+        hints = typing.get_type_hints(schema)
+    except Exception as exc:  # noqa: BLE001 - a plugin's annotations may fail to resolve in any way
+        raise SettingError(f"the settings schema {schema.__qualname__} cannot be read: "
+                           f"{type(exc).__name__}: {exc}") from None
     fields = {f.name: f for f in dataclasses.fields(schema) if f.init}
     unknown = sorted(set(raw) - set(fields))
     if unknown:
@@ -105,6 +109,9 @@ def _build(schema: type, raw: dict[str, Any], prefix: str) -> Any:
     except (ValueError, TypeError) as exc:  # the schema's own checks may quote a secret setting: cut it
         secrets = [s for n, f in fields.items() if is_secret_field(f) and n in kwargs for s in strings_of(kwargs[n])]
         raise SettingError(f"invalid settings: {scrub(str(exc), secrets)}") from None
+    except Exception as exc:  # noqa: BLE001 - a plugin's __post_init__ may raise anything: still a config error
+        secrets = [s for n, f in fields.items() if is_secret_field(f) and n in kwargs for s in strings_of(kwargs[n])]
+        raise SettingError(f"invalid settings: {type(exc).__name__}: {scrub(str(exc), secrets)}") from None
 
 
 def build_settings(schema: type | None, raw: dict[str, Any]) -> Any:
