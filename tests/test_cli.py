@@ -250,3 +250,38 @@ def test_eval_answers_a_request_whose_parameter_name_holds_a_quote(tmp_path):
     result = cli.run(["eval", "--config", DEFAULT_RULES, path])
     assert result.returncode == 1, result.describe()
     assert result.decisions[0]["error"] == "invalid_request" and "Traceback" not in result.stderr
+
+
+def test_eval_decides_a_request_with_a_huge_port(tmp_path):
+    path = tmp_path / "port.http"
+    path.write_bytes(get("/authorize?client_id=x&audience=http%3A%2F%2Ftodoapi2.api%3A" + "0" * 5000 + "80"))
+    result = cli.run(["eval", "--config", DEFAULT_RULES, path])
+    assert result.returncode == 1 and result.decisions[0]["rule_type"] == "audience-deny", result.describe()
+
+
+MIXED_SET_PLUGIN = """\
+    from dataclasses import dataclass
+
+    from authrules import RuleType, hookimpl
+
+
+    @dataclass(frozen=True)
+    class Settings:
+        values: frozenset[int | str] = frozenset()
+
+
+    @hookimpl
+    def authrules_rule_types():
+        return [RuleType("mixed-set", lambda request, settings: None, Settings)]
+    """
+
+
+def test_check_prints_settings_of_any_checked_type(tmp_path):
+    """A set of ints and strings made `authrules check` die sorting it (TypeError, exit 1)."""
+    site = site_dist(tmp_path / "site", "authrules-mixed", "authrules_mixed_set", MIXED_SET_PLUGIN,
+                     entry_point="mixed")
+    config = tmp_path / "rules.toml"
+    config.write_text('[[rules]]\nname = "m"\ntype = "mixed-set"\n[rules.settings]\nvalues = [3, "b", 1, "a"]\n')
+    result = cli.run(["check", "--config", config], env=cli.clean_env(PYTHONPATH=str(site)))
+    assert result.returncode == 0, result.describe()
+    assert 'settings: { values = [1, 3, "a", "b"] }' in result.stdout

@@ -950,3 +950,44 @@ def test_a_pushed_authorization_request_with_a_request_object_is_read(decide):
 ])
 def test_request_objects_that_disagree_or_cannot_be_read_are_invalid(decide, target):
     expect_invalid(decide, get(target))
+
+
+# ============================================================================================
+# Parsing never raises: whatever the bytes, the answer is a decision
+# ============================================================================================
+
+HUGE = 5000  # past Python's 4300-digit limit for int(str)
+
+
+@pytest.mark.parametrize("audience,outcome", [
+    ("http://todoapi2.api:" + "0" * HUGE + "80", "deny"),       # port 80 with leading zeros: the denied audience
+    ("http://todoapi2.api:" + "9" * HUGE, "allow"),             # another port: another audience
+    ("https://billing.example.com:" + "0" * HUGE + "443/api", "allow"),
+])
+def test_huge_ports_are_compared_not_converted(decide, audience, outcome):
+    """int() of a 5000-digit port raised ValueError out of Request.from_http (and crashed `authrules eval`)."""
+    for raw in (authorize(*PAIR, ("audience", audience)), post_json({"client_id": CLIENT, "audience": [audience]})):
+        expect(decide, raw, outcome, "audience-deny" if outcome == "deny" else None)
+    assert (audience_key(audience) == audience_key(TODO)) == (outcome == "deny")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.one_of(
+    st.binary(max_size=300),
+    st.builds(lambda target, body: head("POST", target, [("Content-Type", FORM),
+                                                         ("Content-Length", str(len(body)))]) + body,
+              st.text(alphabet=string.printable, max_size=80).map(lambda t: "/" + t.replace(" ", "")),
+              st.binary(max_size=200)),
+    st.builds(lambda doc: post(doc, JSON), st.text(max_size=200)),
+    st.builds(lambda pairs: get("/authorize?" + urlencode(pairs)),
+              st.lists(st.tuples(st.sampled_from(["audience", "resource", "client_id", "scope", "request",
+                                                  "client_assertion", "redirect_uri", "x"]),
+                                 st.text(max_size=40)), max_size=6)),
+))
+def test_property_any_bytes_get_a_decision(runner_events, raw):
+    runner, _ = runner_events
+    request = Request.from_http(raw)
+    decision = runner.evaluate(request)
+    assert decision.outcome in ("allow", "deny")
+    if request.problem is not None:
+        assert decision.error == "invalid_request" and set(decision.error_description) <= _NQSCHAR_TEXT

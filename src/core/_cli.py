@@ -99,6 +99,14 @@ def _eval(args: argparse.Namespace) -> int:
     return status
 
 
+def _sorted(values: frozenset[Any]) -> list[Any]:
+    """A set in a stable order for printing, even when its items do not compare (ints and strings)."""
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=lambda v: (type(v).__name__, repr(v)))
+
+
 def _settings_text(settings: Any) -> str:
     if settings is None:
         return "{}"
@@ -110,7 +118,7 @@ def _settings_text(settings: Any) -> str:
         if is_secret_field(f):
             shown = '"[secret]"'
         elif isinstance(value, (tuple, frozenset, list)):
-            shown = json.dumps(sorted(value) if isinstance(value, frozenset) else list(value))
+            shown = json.dumps(_sorted(value) if isinstance(value, frozenset) else list(value), default=str)
         else:
             shown = json.dumps(value, default=str)
         parts.append(f"{f.name} = {shown}")

@@ -167,13 +167,22 @@ class Request:
         """
         limits = limits or DEFAULT_LIMITS
         path = target.split("?", 1)[0]
+        bound = tuple(audiences)
+        for value in bound:  # the host's own input: a wrong one is the host's bug, raised to it
+            if not isinstance(value, str) or not is_uri_text(value):
+                raise ValueError("a bound audience must be a URI string")
         try:
             return _resolve(cls, method.upper(), target, headers, bytes(body), limits,
                             _freeze(user) if user is not None else None,
-                            _freeze(context or {}), tuple(audiences))
+                            _freeze(context or {}), bound)
         except RequestError as exc:
             return cls(method=method.upper(), path=path, endpoint=_endpoint(path),
                        problem=_problem_text(exc.description), problem_status=exc.status, limits=limits)
+        except (ValueError, TypeError, LookupError, ArithmeticError, RecursionError):
+            # Whatever the client sent must end in a decision, never in an exception out of the
+            # host's request handler: a parsing fault is a malformed request, so fail closed.
+            return cls(method=method.upper(), path=path, endpoint=_endpoint(path),
+                       problem="the request could not be read", problem_status=400, limits=limits)
 
     @classmethod
     def from_wsgi(cls, environ: dict[str, Any], body: bytes | None = None, *, limits: Limits | None = None,

@@ -22,7 +22,7 @@ _SPLIT = re.compile(r"(?:([^:/?#]+):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ftp": 21}
+_DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443", "ftp": "21"}
 
 
 def is_uri_text(value: str) -> bool:
@@ -84,9 +84,9 @@ def audience_key(value: str) -> str:
         else:
             host, _, port = hostport.partition(":")
         host = _normalize_percent(host).lower().rstrip(".")
-        if port.isdigit():
-            number = int(port)
-            port = "" if number == _DEFAULT_PORTS.get(scheme) else str(number)
+        if port.isdigit() and port.isascii():  # compared as text: int() of a huge port raises
+            port = port.lstrip("0") or "0"
+            port = "" if port == _DEFAULT_PORTS.get(scheme) else port
         key += "//" + host + (":" + port if port else "")
         path = _remove_dot_segments(_normalize_percent(path))
     else:
