@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,87 @@ def load(port: int, seconds: float, connections: int) -> dict[str, Any]:
     return asyncio.run(_load_async(port, seconds, connections))
 
 
+# -- in process: where the middleware's time goes ------------------------------------------------------
+
+def wsgi_breakdown(repeat: int = 300) -> dict[str, Any]:
+    """The Flask host called in-process (no server, no sockets), middleware on and off, and its parts.
+
+    Each part is timed alone over the same allowed requests, with the host's own
+    logging set-up writing to a file: reading the request into a ``Request``
+    (``Request.from_parts``, as the middleware does), ``Runner.evaluate`` with
+    its one decision line through the host's processor chain, and the host's
+    whole app with and without the middleware. Also the functions with the
+    most own time in a cProfile of the middleware-on app.
+    """
+    import cProfile
+    import io
+    import logging
+    import pstats
+
+    import structlog
+
+    from authrules import Request, Runner
+    from authrules._http import parse_http
+    from authrules._limits import DEFAULT_LIMITS
+
+    module = _load(HOSTS["flask+waitress"])
+    sink = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    module.configure_logging("json", "info")  # the host's chain; then its output goes to /dev/null
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sink))
+    logging.getLogger().handlers[0].stream = sink  # type: ignore[attr-defined]
+    runner = Runner.from_toml(ROOT / "rules.toml")
+    on = module.create_app(runner)
+    off = module.create_app(runner)
+    off.wsgi_app = _WsgiShim(off.wsgi_app.app, _allow_decision(runner))
+    parts = [parse_http(raw_request(name), DEFAULT_LIMITS) for name in ALLOWED]
+
+    def environ(method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> dict[str, Any]:
+        path, _, query = target.partition("?")
+        env: dict[str, Any] = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query,
+                               "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+                               "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "wsgi.errors": sink,
+                               "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
+                               "wsgi.version": (1, 0), "SCRIPT_NAME": ""}
+        for name, value in headers:
+            key = name.upper().replace("-", "_")
+            env[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key] = value
+        return env
+
+    def through(app: Any) -> None:
+        for method, target, headers, body in parts:
+            statuses: list[str] = []
+            b"".join(app(environ(method, target, headers, body), lambda s, h, e=None: statuses.append(s)))
+            assert statuses[0].startswith("200"), statuses
+
+    requests = [Request.from_parts(m, t, h, b, limits=runner.limits) for m, t, h, b in parts]
+
+    def parse() -> None:
+        for m, t, h, b in parts:
+            Request.from_parts(m, t, h, b, limits=runner.limits)
+
+    def decide() -> None:
+        for request in requests:
+            runner.evaluate(request)
+
+    def best(fn: Any) -> float:
+        fn()
+        return min(timeit.repeat(fn, number=repeat // 10, repeat=7)) / (repeat // 10) / len(parts) * 1e6
+
+    result = {"per_request_us": {"app without middleware": best(lambda: through(off)),
+                                 "app with middleware": best(lambda: through(on)),
+                                 "Request.from_parts": best(parse),
+                                 "Runner.evaluate + its log line (host chain)": best(decide)}}
+    profiler = cProfile.Profile()
+    profiler.runcall(lambda: [through(on) for _ in range(repeat)])
+    stats = pstats.Stats(profiler, stream=io.StringIO())
+    total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
+    rows = sorted(((v[2] / total, f"{Path(k[0]).name}:{k[1]}({k[2]})") for k, v in stats.stats.items()),  # type: ignore[attr-defined]
+                  reverse=True)[:15]
+    result["profile_own_time_share"] = [{"function": name, "share": share} for share, name in rows]
+    sink.close()
+    return result
+
+
 # -- the orchestration ----------------------------------------------------------------------------------
 
 class Server:
@@ -219,7 +301,16 @@ def measure(quick: bool = False, rounds: int = 5, seconds: float = 3.0, connecti
             out["hosts"][host] = _measure_host(host, folder, rounds, seconds, connections)
         except HostFailed as exc:
             out.setdefault("failed", {})[host] = str(exc)
+    out["flask_in_process"] = run_breakdown()
     return out
+
+
+def run_breakdown() -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-m", "benchmarks.hosts", "breakdown"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, check=False)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1][-300:] if done.stderr.strip() else "failed"}
+    return json.loads(done.stdout)
 
 
 def _measure_host(host: str, folder: Path, rounds: int, seconds: float, connections: int) -> dict[str, Any]:
@@ -264,11 +355,14 @@ def main() -> None:
     g.add_argument("port", type=int)
     g.add_argument("seconds", type=float)
     g.add_argument("connections", type=int)
+    sub.add_parser("breakdown")
     m = sub.add_parser("measure")
     m.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.command == "serve":
         sys.exit(serve(args.host, args.middleware))
+    elif args.command == "breakdown":
+        print(json.dumps(wsgi_breakdown(), indent=2))
     elif args.command == "load":
         print(json.dumps(load(args.port, args.seconds, args.connections)))
     else:
