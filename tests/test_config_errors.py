@@ -245,3 +245,35 @@ def test_a_settings_schema_that_fails_is_a_config_error_not_a_crash(tmp_path, re
         assert result.returncode == 2 and result.stdout == "", result.describe()
         assert "Traceback" not in result.stderr
         _check_message(result.stderr, config, ["odd-rule", rule_type, *fragments], SECOND_LINE)
+
+
+def test_the_line_is_right_when_a_multiline_string_holds_a_rules_header(tmp_path, request_file):
+    """A '[[rules]]' inside a multi-line string was counted as a rule, so errors named the wrong line."""
+    config = tmp_path / "rules.toml"
+    text = ('[[rules]]\nname = "a"\ntype = "audience-deny"\ndescription = """\nnotes:\n'
+            '[[rules]] run in order\n"""\n[rules.settings]\ndeny_missing = true\n\n'
+            "[[rules]]\nname = 'b'\ntype = 'nope'\ndescription = \'\'\'\n[[rules]]\'\'\'\n\n"
+            '[[rules]]\nname = "c"\ntype = "client-denyy"\n')
+
+    def header_of(name_line: str, body: str) -> int:
+        return body.splitlines().index(name_line)  # the [[rules]] line just above, counted from 1
+
+    config.write_text(text)
+    result = cli.run(["check", "--config", config])
+    assert result.returncode == 2, result.describe()
+    line_b = header_of("name = 'b'", text)
+    assert f"{config}:{line_b}: rule 'b'" in result.stderr, result.describe()
+    text = text.replace("type = 'nope'", "type = 'audience-deny'\nsettings = {deny_missing = true}")
+    config.write_text(text)
+    result = cli.run(["check", "--config", config])
+    assert result.returncode == 2, result.describe()
+    line_c = header_of('name = "c"', text)
+    assert f"{config}:{line_c}: rule 'c'" in result.stderr, result.describe()
+
+
+def test_rules_written_as_an_inline_array_name_no_wrong_line(tmp_path):
+    config = tmp_path / "rules.toml"
+    config.write_text('rules = [\n  {name = "a", type = "audience-deny", settings = {deny_missing = true}},\n'
+                      '  {name = "b", type = "nope"},\n]\n')
+    result = cli.run(["check", "--config", config])
+    assert result.returncode == 2 and f"{config}: rule 'b': unknown rule type 'nope'" in result.stderr

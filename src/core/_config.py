@@ -70,10 +70,37 @@ def load_config(path: str | Path) -> Config:
     return parse_config(data, shown, text)
 
 
-def _rule_lines(text: str | None) -> list[int]:
+_RULES_HEADER = re.compile(r"\s*\[\[\s*rules\s*\]\]")
+_ML_DELIMITER = re.compile(r"\"\"\"|\'\'\'")
+
+
+def _rule_lines(text: str | None, count: int) -> list[int]:
+    """The line of each ``[[rules]]`` header, skipping text inside multi-line strings.
+
+    tomli gives no positions, so this scans the text; when what it finds does
+    not match the rules tomli read (rules written as an inline array), no line
+    is better than a wrong one.
+    """
     if not text:
         return []
-    return [i for i, line in enumerate(text.splitlines(), 1) if re.match(r"\s*\[\[\s*rules\s*\]\]", line)]
+    found = []
+    open_delimiter: str | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        if open_delimiter is None and _RULES_HEADER.match(line):
+            found.append(number)
+        pos = 0
+        while True:
+            if open_delimiter is None:
+                match = _ML_DELIMITER.search(line.split("#", 1)[0] if "#" in line else line, pos)
+                if match is None:
+                    break
+                open_delimiter, pos = match.group(), match.end()
+            else:
+                end = line.find(open_delimiter, pos)
+                if end == -1:
+                    break
+                open_delimiter, pos = None, end + 3
+    return found if len(found) == count else []
 
 
 def _type_name(value: Any) -> str:
@@ -92,7 +119,7 @@ def parse_config(data: dict[str, Any], path: str = "<config>", text: str | None 
     raw_rules = data.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
         raise ConfigError("no [[rules]]: an empty pipeline would allow every request", path=path)
-    lines = _rule_lines(text)
+    lines = _rule_lines(text, len(raw_rules))
     rules: list[RuleConfig] = []
     names: dict[str, int] = {}
     for index, raw in enumerate(raw_rules):
