@@ -47,7 +47,8 @@ _TIMED_OUT = Deny("temporarily_unavailable", "a rule did not answer in time, so 
 #: What a rule may raise that still gets a deny. KeyboardInterrupt (a real Ctrl-C on the thread running
 #: inline or async rules) and a real cancellation of the host's task propagate; see _blocking and
 #: evaluate_async for the cases where those can only have come from the rule itself.
-_RULE_FAULTS = (Exception, SystemExit, GeneratorExit)
+#: Anything else, however exotic (a BaseException subclass of the rule's own), is the rule's fault.
+_RULE_FAULTS = (BaseException,)
 
 
 def current_decision_id() -> str | None:
@@ -209,10 +210,10 @@ class Runner:
             except SettingError as exc:
                 raise ConfigError(f"type {rule.type!r}: {exc}", path=config.path, rule=repr(rule.name),
                                   line=rule.line) from None
-            mode = ASYNC if rule_type.is_async else THREAD if rule_type.blocking else INLINE
-            if mode == INLINE and rule.timeout_ms is not None:
-                raise ConfigError(f"'timeout_ms' is set, but rule type {rule.type!r} is pure and runs inline "
-                                  "without a deadline", path=config.path, rule=repr(rule.name), line=rule.line)
+            # A pure rule runs inline; an operator who sets timeout_ms on one asks for a deadline, so it
+            # runs on a worker thread like a blocking rule (a hung inline call could not be abandoned).
+            mode = (ASYNC if rule_type.is_async else
+                    THREAD if rule_type.blocking or rule.timeout_ms is not None else INLINE)
             if not rule.enabled:
                 continue
             timeout = (rule.timeout_ms or config.limits.rule_timeout_ms) / 1000
@@ -332,6 +333,8 @@ class Runner:
                                                                                           settings, timeout)
                 except _Deadline:
                     result = _Failure("timeout", {"timeout_ms": int(timeout * 1000)})
+                except KeyboardInterrupt:
+                    raise
                 except _RULE_FAULTS as exc:
                     result = self._raised(exc, request)
                 if result is None:
@@ -396,6 +399,8 @@ class Runner:
                     if task is None or task.cancelling():
                         raise  # the host cancelled this request
                     result = self._raised(exc, request)  # the rule raised it itself
+                except KeyboardInterrupt:
+                    raise
                 except _RULE_FAULTS as exc:
                     result = self._raised(exc, request)
                 if result is None:
