@@ -77,3 +77,23 @@ def test_without_timeout_ms_a_pure_rule_runs_inline():
     r = runner({"name": "e", "type": "exotic"})
     assert r.steps[0].mode == 0
     assert runner({"name": "e", "type": "exotic", "timeout_ms": 50}).steps[0].mode == 1
+
+
+def test_reprs_of_loaded_rules_never_show_secret_settings():
+    from dataclasses import dataclass
+
+    from authrules import secret
+
+    @dataclass(frozen=True)
+    class Keyed:
+        api_key: str = secret(default="")
+
+    class KeyedPlugin:
+        @hookimpl
+        def authrules_rule_types(self):
+            return [RuleType("keyed", lambda request, settings: None, Keyed)]
+
+    r = Runner.from_dict({"rules": [{"name": "k", "type": "keyed", "settings": {"api_key": "TOPSECRET-42"}}]},
+                         plugins=[KeyedPlugin()], autoload=False)
+    assert "TOPSECRET-42" not in repr(r.steps)
+    assert "TOPSECRET-42" not in repr(r.config)

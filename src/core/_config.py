@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ class RuleConfig:
 
     name: str
     type: str
-    settings: dict[str, Any]
+    settings: dict[str, Any] = field(repr=False)  # may hold secret settings
     enabled: bool = True
     timeout_ms: int | None = None
     on_error: str = "deny"

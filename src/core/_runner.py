@@ -101,6 +101,9 @@ class Step(NamedTuple):
     skip: bool
     provider: str
 
+    def __repr__(self) -> str:  # never the settings: they may hold authrules.secret() values
+        return f"Step(name={self.name!r}, type={self.type!r}, provider={self.provider!r}, mode={self.mode})"
+
 
 @dataclass(frozen=True, slots=True)
 class Pipeline:
