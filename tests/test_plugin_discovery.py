@@ -96,3 +96,77 @@ def test_autoload_off_in_process_loads_only_what_is_named():
                               logger=logger, autoload=False, load=["audience-deny"])
     status = {i.name: i.status for i in runner.plugins}
     assert status["audience-deny"] == "loaded" and status["client-deny"] == "autoload-disabled"
+
+
+# -- one plugin name, two plugins ----------------------------------------------------------------
+
+
+def _named_plugin(type_name: str, marker: str) -> str:
+    return f"""\
+    import os
+    from pathlib import Path
+
+    from authrules import RuleType, hookimpl
+
+    Path(os.environ["AUTHRULES_TEST_MARKER_DIR"], {marker!r}).write_text("imported")
+
+
+    @hookimpl
+    def authrules_rule_types():
+        return [RuleType({type_name!r}, lambda request, settings: None)]
+    """
+
+
+@pytest.fixture
+def same_name_site(tmp_path) -> Path:
+    site = tmp_path / "site"
+    site_dist(site, "dist-one", "same_name_one", _named_plugin("type-one", "one"), entry_point="same-name")
+    site_dist(site, "dist-two", "same_name_two", _named_plugin("type-two", "two"), entry_point="same-name",
+              version="2.0.0")
+    return site
+
+
+def test_two_distributions_with_one_entry_point_name_load_neither_and_name_both(same_name_site, tmp_path):
+    """The second registration failed, and the cleanup unregistered the first: it vanished unnamed."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = cli.clean_env(PYTHONPATH=str(same_name_site), AUTHRULES_TEST_MARKER_DIR=str(marks))
+    listing = cli.run(["plugins"], env=env)
+    assert listing.returncode == 0, listing.describe()
+    rows = [line for line in listing.stdout.splitlines() if line.startswith("same-name ")]
+    assert len(rows) == 2 and all(" failed " in row for row in rows), listing.stdout
+    assert any("(dist-one 1.0.0)" in row for row in rows) and any("(dist-two 2.0.0)" in row for row in rows)
+    assert all("dist-one 1.0.0" in row and "dist-two 2.0.0" in row for row in rows)  # each names both
+    assert list(marks.iterdir()) == []  # decided before import: neither module ran
+    config = tmp_path / "rules.toml"
+    config.write_text('[[rules]]\nname = "r"\ntype = "type-one"\n')
+    needed = cli.run(["check", "--config", config], env=env)
+    assert needed.returncode == 2 and "dist-one 1.0.0" in needed.stderr and "dist-two 2.0.0" in needed.stderr
+    unneeded = cli.run(["check", "--config", DEFAULT_RULES], env=env)
+    assert unneeded.returncode == 0, unneeded.describe()
+
+
+def test_blocking_one_of_two_same_named_plugins_loads_the_other(same_name_site, tmp_path):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = cli.clean_env(PYTHONPATH=str(same_name_site), AUTHRULES_TEST_MARKER_DIR=str(marks))
+    config = tmp_path / "rules.toml"
+    config.write_text('[[rules]]\nname = "r"\ntype = "type-two"\n')
+    result = cli.run(["check", "--config", config, "-p", "no:dist-one"], env=env)
+    assert result.returncode == 0, result.describe()
+    assert [p.name for p in marks.iterdir()] == ["two"]
+
+
+def test_an_entry_point_named_like_an_in_process_plugin_does_not_remove_it():
+    """Registering the entry point failed, and the cleanup unregistered the host's own plugin."""
+    host = types_plugin(("host-type", passing, None))
+    logger, events = capturing_logger()
+    runner = Runner.from_dict({"rules": [{"name": "r", "type": "host-type"}]}, logger=logger,
+                              plugins=[(host, "client-deny")])
+    assert [(s.name, s.provider) for s in runner.steps] == [("r", "client-deny")]
+    failed = [i for i in runner.plugins if i.status == "failed"]
+    assert [(i.distribution, i.status) for i in failed] == [("authrules-client-deny", "failed")]
+    assert "in-process" in failed[0].error and "'client-deny'" in failed[0].error
+    (own,) = [i for i in runner.plugins if i.source == "in-process"]
+    assert (own.name, own.status, own.rule_types) == ("client-deny", "loaded", ("host-type",))
+    assert [e["plugin"] for e in events.named("authrules.plugin_failed")] == ["client-deny"]

@@ -100,6 +100,7 @@ class Plugins:
             return
         self._loaded = True
         seen: set[tuple[str, str]] = set()
+        allowed: list[tuple[metadata.EntryPoint, str | None, str | None]] = []
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             dist = ep.dist.metadata["Name"] if ep.dist is not None else None
             version = ep.dist.version if ep.dist is not None else None
@@ -119,23 +120,38 @@ class Plugins:
             if status is not None:  # decided before import: the module never runs
                 self._infos[ep.name] = PluginInfo(ep.name, dist, version, status)
                 continue
+            allowed.append((ep, dist, version))
+        by_name: dict[str, list[str]] = {}
+        for ep, dist, version in allowed:
+            by_name.setdefault(ep.name, []).append(f"{dist} {version}" if dist else ep.value)
+        for ep, dist, version in allowed:
+            key = ep.name if len(by_name[ep.name]) == 1 else f"{ep.name} ({dist or ep.value})"
+            if len(by_name[ep.name]) > 1:  # which one would load depends on install order: neither does
+                self._infos[key] = PluginInfo(ep.name, dist, version, "failed", error=(
+                    f"the plugin name {ep.name!r} is used by {' and by '.join(sorted(by_name[ep.name]))}; "
+                    "plugin names must be unique, so none of them is loaded (block all but one)"))
+                continue
+            if self._pm.has_plugin(ep.name):  # a host registered a plugin of this name in-process
+                self._infos[f"{ep.name} ({dist or ep.value})"] = PluginInfo(ep.name, dist, version, "failed", error=(
+                    f"the plugin name {ep.name!r} is already taken by an in-process plugin"))
+                continue
+            registered = False
             try:
                 plugin = ep.load()
                 if self._pm.is_registered(plugin):
                     continue
                 self._pm.register(plugin, name=ep.name)
+                registered = True
                 self._pm.check_pending()
             except BaseException as exc:  # noqa: BLE001 - a plugin's import may raise anything
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                try:
+                if registered:  # only ever undo this plugin's own registration
                     self._pm.unregister(name=ep.name)
-                except Exception:  # noqa: BLE001
-                    pass
-                self._infos[ep.name] = PluginInfo(ep.name, dist, version, "failed",
-                                                  error=f"{type(exc).__name__}: {exc}")
+                self._infos[key] = PluginInfo(ep.name, dist, version, "failed",
+                                              error=f"{type(exc).__name__}: {exc}")
                 continue
-            self._infos[ep.name] = PluginInfo(ep.name, dist, version, "loaded")
+            self._infos[key] = PluginInfo(ep.name, dist, version, "loaded")
         self._rule_types = None
 
     # -- what plugins contribute ----------------------------------------------------
