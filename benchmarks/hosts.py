@@ -17,7 +17,11 @@ process (asyncio, keep-alive connections, raw request bytes, every answer read
 and its status counted); it runs for a fixed time against one server at a
 time, alternating off/on, and the median over the rounds is reported.
 
-Run: ``python -m benchmarks.hosts [--quick]`` prints JSON.
+``wsgi_breakdown`` then calls the Flask host in-process (no server, no
+sockets) with and without the middleware, times the middleware's parts alone
+and profiles it: the evidence for where a guarded request's time goes.
+
+Run: ``python -m benchmarks.hosts measure [--quick]`` (or ``breakdown``) prints JSON.
 """
 
 from __future__ import annotations
