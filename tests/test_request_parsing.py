@@ -684,7 +684,7 @@ def test_uri_parameter_characters(decide, char, name):
 
 
 def test_client_id_may_hold_any_visible_ascii(decide):
-    odd = "".join(chr(c) for c in range(0x20, 0x7F))
+    odd = "<" + "".join(chr(c) for c in range(0x20, 0x7F)) + ">"  # every VSCHAR, space inside
     expect(decide, authorize(("client_id", odd), ("audience", BILLING)), "allow", client_id=odd)
     expect(decide, post(q(("audience", BILLING)), headers=[basic(quote_plus(odd), SECRET)]), "allow",
            client_id=odd)
@@ -991,3 +991,45 @@ def test_property_any_bytes_get_a_decision(runner_events, raw):
     assert decision.outcome in ("allow", "deny")
     if request.problem is not None:
         assert decision.error == "invalid_request" and set(decision.error_description) <= _NQSCHAR_TEXT
+
+
+# ============================================================================================
+# Names and values other servers normalise
+# ============================================================================================
+
+
+@pytest.mark.parametrize("name", ["Client_Id", "CLIENT_ID", "Audience", "AUDIENCE", "Resource", "Scope",
+                                  "Grant_Type", "Client_Assertion", "Request"])
+@pytest.mark.parametrize("carrier", ["query", "form", "json"])
+def test_a_resolved_parameter_in_another_case_is_invalid(decide, name, carrier):
+    """ASP.NET Core binds query, form and JSON names case-insensitively: Client_Id is client_id there."""
+    value = {"client_id": DENIED, "audience": TODO, "resource": TODO, "scope": "admin",
+             "grant_type": "password", "client_assertion": "a.b.c", "request": "a.b.c"}[name.lower()]
+    base = [("client_id", CLIENT), ("audience", BILLING)]
+    base = [(k, v) for k, v in base if k != name.lower()]
+    if carrier == "query":
+        raw = get("/authorize?" + q(*base, (name, value)))
+    elif carrier == "form":
+        raw = post(q(*base, (name, value)))
+    else:
+        raw = post_json({**dict(base), name: value})
+    _, decision = expect_invalid(decide, raw)
+    assert name not in decision.error_description
+
+
+def test_other_parameters_keep_their_case(decide):
+    raw = authorize(*PAIR, ("audience", BILLING), ("Nonce", "n"), ("Prompt", "login"), ("x_Custom", "1"))
+    request, _ = expect(decide, raw, "allow")
+    assert request.param("Nonce") == "n"
+
+
+@pytest.mark.parametrize("client_id", [" CLIENT_ID", "CLIENT_ID ", "  CLIENT_ID  ", " x"])
+def test_a_client_id_with_surrounding_spaces_is_invalid(decide, client_id):
+    """Servers that trim parameters would read ' CLIENT_ID' as the denied client."""
+    expect_invalid(decide, authorize(("client_id", client_id), ("audience", BILLING)))
+    expect_invalid(decide, post_json({"client_id": client_id, "audience": BILLING}))
+    expect_invalid(decide, post(q(("audience", BILLING)), headers=[basic(quote_plus(client_id), SECRET)]))
+
+
+def test_a_client_id_may_hold_inner_spaces(decide):
+    expect(decide, authorize(("client_id", "my client"), ("audience", BILLING)), "allow", client_id="my client")

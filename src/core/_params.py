@@ -35,6 +35,8 @@ ARRAY_VALUED = frozenset({"audience", "resource"})
 #: Parameters the core resolves for rules: in a request object these must be strings (or arrays).
 RESOLVED = frozenset({"client_id", "audience", "resource", "scope", "grant_type", "response_type",
                       "redirect_uri", "request_uri", "state", "client_assertion"})
+#: Names that must not arrive in another case: what rules read, and what decides the auth method.
+_CASE_GUARDED = RESOLVED | {"client_secret", "request"}
 #: RFC 7519 registered claims: in a request object they describe the JWT, not the request.
 _JWT_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
 
@@ -92,6 +94,10 @@ def _check_value(name: str, value: str, limits: Limits) -> str:
 def _check_name(name: str, limits: Limits) -> str:
     if len(name) > 128 or _NAME.fullmatch(name) is None:
         raise RequestError("a parameter name is malformed")
+    if name not in _CASE_GUARDED and name.lower() in _CASE_GUARDED:
+        # ASP.NET Core binds query, form and JSON names case-insensitively: Client_Id is client_id there
+        raise RequestError("a parameter name differs from a registered one only in case, "
+                           "which some servers read as that parameter")
     return name
 
 

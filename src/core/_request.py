@@ -390,6 +390,8 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
             raise RequestError("the client id in the client assertion and in the request disagree")
         client_id = client_id or subject
 
+    if client_id is not None and client_id != client_id.strip(" "):
+        raise RequestError("the client id has leading or trailing spaces, which some servers trim")
     grant_type = _identifier(params, "grant_type", _GRANT_NAME, uri_ok=True)
     response_type = params.get("response_type", (None,))[0]
     if response_type is not None and not all(_RESPONSE_NAME.fullmatch(p) for p in response_type.split(" ")):
