@@ -1033,3 +1033,45 @@ def test_a_client_id_with_surrounding_spaces_is_invalid(decide, client_id):
 
 def test_a_client_id_may_hold_inner_spaces(decide):
     expect(decide, authorize(("client_id", "my client"), ("audience", BILLING)), "allow", client_id="my client")
+
+
+# ============================================================================================
+# Rich authorization requests (RFC 9396): locations are audiences
+# ============================================================================================
+
+RAR_TODO = [{"type": "todo_access", "locations": [TODO], "actions": ["read"]}]
+RAR_BILLING = [{"type": "payment_initiation", "locations": [BILLING], "instructedAmount": {"amount": "1"}},
+               {"type": "account_information"}]
+
+
+@pytest.mark.parametrize("carrier", ["query", "form", "json-array", "json-string", "request-object"])
+def test_authorization_details_locations_are_audiences(decide, carrier):
+    def raw_for(details):
+        if carrier == "query":
+            return authorize(*PAIR, ("authorization_details", json.dumps(details)))
+        if carrier == "form":
+            return post(q(*PAIR, ("authorization_details", json.dumps(details))))
+        if carrier == "json-array":
+            return post_json({"client_id": CLIENT, "authorization_details": details})
+        if carrier == "json-string":
+            return post_json({"client_id": CLIENT, "authorization_details": json.dumps(details)})
+        claims = {**JAR_CLAIMS, "authorization_details": details}
+        return get("/authorize?" + q(("client_id", CLIENT), ("request", request_object(claims))))
+
+    expect(decide, raw_for(RAR_TODO), "deny", "audience-deny", audiences=(TODO,))
+    expect(decide, raw_for(RAR_BILLING), "allow", audiences=(BILLING,))
+    equivalent = [{"type": "todo_access", "locations": ["HTTP://TodoApi2.API:80/"]}]
+    expect(decide, raw_for(equivalent), "deny", "audience-deny")
+
+
+def test_authorization_details_beside_an_audience_add_to_it(decide):
+    raw = authorize(*PAIR, ("audience", BILLING), ("authorization_details", json.dumps(RAR_TODO)))
+    expect(decide, raw, "deny", "audience-deny", audiences=(BILLING, TODO))
+
+
+@pytest.mark.parametrize("details", [
+    "not json", "{}", '"x"', "[1]", '[{"locations": "http://todoapi2.api"}]', '[{"type": "t", "locations": [1]}]',
+    '[{"type": "t", "locations": ["http://a b"]}]', '[{"type": 5}]', "[{}]", "NaN",
+])
+def test_malformed_authorization_details_are_invalid(decide, details):
+    expect_invalid(decide, authorize(*PAIR, ("audience", BILLING), ("authorization_details", details)))

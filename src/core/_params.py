@@ -25,16 +25,18 @@ from urllib.parse import unquote_plus
 from ._errors import RequestError
 from ._limits import Limits
 
-__all__ = ["parse_query", "parse_form", "parse_json", "parse_request_object", "merge", "MULTI_VALUED",
-           "ARRAY_VALUED", "RESOLVED"]
+__all__ = ["parse_query", "parse_form", "parse_json", "parse_json_value", "parse_request_object", "merge",
+           "MULTI_VALUED", "ARRAY_VALUED", "JSON_VALUED", "RESOLVED"]
 
 Params = Mapping[str, tuple[str, ...]]
 
 MULTI_VALUED = frozenset({"resource"})
 ARRAY_VALUED = frozenset({"audience", "resource"})
+#: Parameters whose value is JSON text (RFC 9396); a JSON body or request object may give the JSON itself.
+JSON_VALUED = frozenset({"authorization_details"})
 #: Parameters the core resolves for rules: in a request object these must be strings (or arrays).
 RESOLVED = frozenset({"client_id", "audience", "resource", "scope", "grant_type", "response_type",
-                      "redirect_uri", "request_uri", "state", "client_assertion"})
+                      "redirect_uri", "request_uri", "state", "client_assertion", "authorization_details"})
 #: Names that must not arrive in another case: what rules read, and what decides the auth method.
 _CASE_GUARDED = RESOLVED | {"client_secret", "request"}
 #: RFC 7519 registered claims: in a request object they describe the JWT, not the request.
@@ -168,6 +170,26 @@ def _depth(value: Any, limit: int) -> None:
             stack.extend((v, depth + 1) for v in item)
 
 
+def _plain(value: Any) -> Any:
+    """JSON as parsed with ``_Pairs`` back to dicts and lists; a repeated key is ambiguous."""
+    if isinstance(value, _Pairs):
+        keys = [k for k, _ in value]
+        if len(set(keys)) != len(keys):
+            raise RequestError("a JSON object in the request repeats a key")
+        return {k: _plain(v) for k, v in value}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def parse_json_value(text: str, what: str) -> Any:
+    """A JSON parameter value (e.g. ``authorization_details``), strictly: no NaN, no repeated keys."""
+    try:
+        return _plain(json.loads(text, object_pairs_hook=_Pairs, parse_constant=_reject_constant))
+    except (ValueError, RecursionError):
+        raise RequestError(f"{what} is not JSON") from None
+
+
 def parse_json(body: bytes, counter: _Counter, *, what: str = "body") -> Params:
     """Parameters from a JSON object: string values, or arrays of strings for ``audience``/``resource``.
 
@@ -196,6 +218,8 @@ def parse_json(body: bytes, counter: _Counter, *, what: str = "body") -> Params:
             continue
         if isinstance(value, str):
             values: tuple[str, ...] = (value,)
+        elif name in JSON_VALUED and isinstance(value, list) and not isinstance(value, _Pairs):
+            values = (json.dumps(_plain(value)),)  # the parameter's value is this JSON, as text
         elif isinstance(value, list) and name in ARRAY_VALUED:
             if not all(isinstance(v, str) for v in value):
                 raise RequestError(f"{_shown(name)} must be a string or an array of strings")

@@ -23,7 +23,8 @@ from urllib.parse import quote, quote_plus, unquote, unquote_plus
 from ._errors import RequestError
 from ._http import parse_http
 from ._limits import DEFAULT_LIMITS, Limits
-from ._params import _Counter, merge, parse_form, parse_json, parse_query, parse_request_object
+from ._params import (_Counter, merge, parse_form, parse_json, parse_json_value, parse_query,
+                      parse_request_object)
 from ._uri import audience_key, is_uri_text
 
 __all__ = ["Request", "SECRET_PARAMS"]
@@ -101,7 +102,8 @@ class Request:
 
     ``query`` and ``body`` keep every value as sent; ``params`` is the merged,
     unambiguous view (one value per parameter, several for ``resource``).
-    ``audiences`` holds every ``audience`` and ``resource`` value (and any the
+    ``audiences`` holds every ``audience`` and ``resource`` value, the
+    ``locations`` of RFC 9396 ``authorization_details`` (and any the
     host binds through ``from_parts(audiences=...)``); ``audience_keys`` holds
     their RFC 3986 comparison keys. ``problem`` is set when the request is
     malformed; such a request is denied ``invalid_request`` before rules run.
@@ -303,6 +305,28 @@ def _assertion_subject(token: str) -> str | None:
     return subject
 
 
+def _rar_locations(values: tuple[str, ...]) -> tuple[str, ...]:
+    """RFC 9396: the ``locations`` of every authorization detail, the resource servers it is for.
+
+    An AS that supports rich authorization requests issues the token for those
+    locations, so they are requested audiences as much as ``audience`` and
+    ``resource`` are.
+    """
+    found: list[str] = []
+    for text in values:
+        details = parse_json_value(text, "parameter authorization_details")
+        if not isinstance(details, list):
+            raise RequestError("parameter authorization_details is not a JSON array")
+        for detail in details:
+            if not isinstance(detail, dict) or not isinstance(detail.get("type"), str) or not detail["type"]:
+                raise RequestError("parameter authorization_details holds an entry without a type")
+            locations = detail.get("locations", [])
+            if not isinstance(locations, list) or not all(isinstance(v, str) for v in locations):
+                raise RequestError("parameter authorization_details has locations that are not strings")
+            found.extend(v for v in locations if v)
+    return tuple(found)
+
+
 def _secret_forms(value: str) -> Iterable[str]:
     yield value
     yield quote_plus(value, safe="")
@@ -405,6 +429,10 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
     named = params.get("audience", ())
     seen = set(named)  # a set, not `in tuple`: thousands of JSON audiences and resources stay linear
     audiences = named + tuple(a for a in params.get("resource", ()) if a not in seen)
+    seen.update(audiences)
+    locations = tuple(dict.fromkeys(v for v in _rar_locations(params.get("authorization_details", ()))
+                                    if v not in seen))
+    audiences += locations
     for value in audiences:
         if not is_uri_text(value):
             raise RequestError("an audience or resource holds characters a URI may not hold")
