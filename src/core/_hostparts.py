@@ -56,6 +56,7 @@ RedirectChecker = Callable[[str, "str | None"], "bool | str | None"]
 
 # RFC 3986 pchar without "%" (a decoded path's "%" is data and must be escaped again), plus "/".
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=\-._~]*")  # needs no re-encoding
 _NEVER_REDIRECT_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "blob", "about"})
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _FRAGMENT_TYPES = frozenset({"token", "id_token"})
@@ -180,11 +181,14 @@ def read_wsgi_body(environ: dict[str, Any], limits: Limits) -> tuple[bytes, Requ
 def wsgi_target(environ: Mapping[str, Any]) -> str:
     """The request target as the host's app sees it: SCRIPT_NAME + PATH_INFO re-encoded, QUERY_STRING."""
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-    try:
-        raw = path.encode("latin-1")  # PEP 3333: bytes carried in a str
-    except UnicodeEncodeError:
-        raw = path.encode("utf-8", "surrogateescape")
-    target = quote(raw, safe=_PATH_SAFE) or "/"
+    if path and _PLAIN_PATH.fullmatch(path):
+        target = path
+    else:
+        try:
+            raw = path.encode("latin-1")  # PEP 3333: bytes carried in a str
+        except UnicodeEncodeError:
+            raw = path.encode("utf-8", "surrogateescape")
+        target = quote(raw, safe=_PATH_SAFE) or "/"
     query = environ.get("QUERY_STRING")
     return f"{target}?{query}" if query else target
 
@@ -209,7 +213,9 @@ def wsgi_headers(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
 def asgi_target(scope: Mapping[str, Any]) -> str:
     """The request target as an ASGI app sees it: ``path`` re-encoded, ``query_string``."""
     path = scope.get("path") or "/"
-    target = quote(path.encode("utf-8", "surrogateescape"), safe=_PATH_SAFE) or "/"
+    if _PLAIN_PATH.fullmatch(path) is None:
+        path = quote(path.encode("utf-8", "surrogateescape"), safe=_PATH_SAFE) or "/"
+    target = path
     query = scope.get("query_string") or b""
     if query:
         return f"{target}?{query.decode('latin-1')}"
