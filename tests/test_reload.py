@@ -21,7 +21,7 @@ from _hostkit import BILLING, GOOD_CLIENT, ExampleHost, raw_request
 from authrules import RemoveScopes, Request, Runner, RuleType, hookimpl
 from authrules.wsgi import ConfigWatcher
 
-VERSIONS = 12
+VERSIONS = 20
 SCOPES = " ".join(f"v{k}" for k in range(VERSIONS + 1))
 
 
