@@ -25,7 +25,6 @@ object per line on stderr. authrules' events arrive through that setup.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path

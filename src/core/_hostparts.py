@@ -1,9 +1,9 @@
 """What the WSGI and ASGI middlewares share: endpoint matching, body limits, OAuth error answers.
 
-Nothing here knows WSGI or ASGI. The middlewares hand over plain values
-(a path, headers, a body, a ``Decision``) and get back plain values (which
-endpoint, a problem, a status with headers and bytes), so both speak the same
-protocol:
+The protocol parts work on plain values (a path, a ``Decision``, a
+``Request``) and give back plain values (which endpoint; a status with
+headers and bytes); the few functions that read an environ or a scope only
+turn it into such values. So both middlewares give the same answers:
 
 - token-like endpoints (RFC 6749 section 5.2): a JSON ``{"error",
   "error_description"}`` body with the decision's status, ``Cache-Control:
@@ -87,7 +87,7 @@ def normalize_path(path: str) -> str:
 class Endpoints:
     """Which paths the host guards, and as which kind of endpoint."""
 
-    __slots__ = ("_exact", "_normal")
+    __slots__ = ("_normal",)
 
     def __init__(self, authorize_paths: Iterable[str], token_paths: Iterable[str]) -> None:
         if isinstance(authorize_paths, str) or isinstance(token_paths, str):
@@ -105,12 +105,10 @@ class Endpoints:
             raise ConfigError("name at least one path in authorize_paths or token_paths: "
                               "the middleware would guard nothing")
         self._normal = normal
-        # Paths that are already in normal form match with one dict lookup.
-        self._exact = {p: k for p, k in normal.items()}
 
     def match(self, path: str) -> str | None:
         """``"authorize"``, ``"token"`` or None for a decoded request path."""
-        kind = self._exact.get(path)
+        kind = self._normal.get(path)  # a path already in normal form: one dict lookup
         if kind is not None:
             return kind
         return self._normal.get(normalize_path(path))
