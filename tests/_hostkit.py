@@ -4,11 +4,13 @@
 (waitress or uvicorn) on 127.0.0.1 with a free port, waits until it logs
 ``host.listening`` and accepts connections, and always terminates it.
 ``send_raw`` writes raw request bytes to a socket and parses the answer with
-``http.client`` (a real HTTP/1.1 response parser).
+``http.client`` (a real HTTP/1.1 response parser). ``Probe`` is an in-process
+plugin whose rules record what they saw.
 """
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import os
@@ -21,6 +23,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import structlog
+
+from authrules import Deny, RuleType, current_decision_id, hookimpl
 
 REPO = Path(__file__).resolve().parent.parent
 HOSTS = REPO / "examples" / "hosts"
@@ -194,21 +200,15 @@ class ExampleHost:
 
 # -- in-process rules that show what the rules saw ------------------------------------------------
 
-from dataclasses import dataclass as _dataclass  # noqa: E402
 
-import structlog  # noqa: E402
-
-from authrules import Deny, RuleType, current_decision_id, hookimpl  # noqa: E402
-
-
-@_dataclass(frozen=True)
+@dataclass(frozen=True)
 class DenySettings:
     error: str = "access_denied"
     description: str = "denied_by_test"
     status: int = 403
 
 
-@_dataclass(frozen=True)
+@dataclass(frozen=True)
 class RoleSettings:
     role: str = "admin"
 
@@ -227,7 +227,6 @@ class Probe:
         self.ids.append(current_decision_id())
 
     async def _record_async(self, request: Any, _settings: Any) -> None:
-        import asyncio
         await asyncio.sleep(0)
         self.seen.append(request)
         self.ids.append(current_decision_id())
