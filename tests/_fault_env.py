@@ -60,6 +60,8 @@ class FaultEnv:
         """Run ``<venv>/bin/python *args`` with a clean authrules environment."""
         full = {k: v for k, v in os.environ.items() if not k.startswith("AUTHRULES_")}
         full.pop("PYTHONPATH", None)
+        if os.environ.get("FAULT_ENV_PYTHONPATH"):  # to check that a test fails against a broken copy of the core
+            full["PYTHONPATH"] = os.environ["FAULT_ENV_PYTHONPATH"]
         full.update(env or {})
         return subprocess.run([str(self.python), *args], capture_output=True, input=input, env=full,
                               timeout=timeout, cwd=cwd)
