@@ -97,3 +97,17 @@ def test_reprs_of_loaded_rules_never_show_secret_settings():
                          plugins=[KeyedPlugin()], autoload=False)
     assert "TOPSECRET-42" not in repr(r.steps)
     assert "TOPSECRET-42" not in repr(r.config)
+
+
+def test_reload_reads_the_same_file_after_the_host_changes_directory(tmp_path, monkeypatch):
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    (home / "rules.toml").write_text('[[rules]]\nname = "e"\ntype = "exotic"\n')
+    (elsewhere / "rules.toml").write_text('[[rules]]\nname = "other"\ntype = "exotic"\n')
+    monkeypatch.chdir(home)
+    r = Runner.from_toml("rules.toml", plugins=[Plugin()], autoload=False)
+    monkeypatch.chdir(elsewhere)
+    (home / "rules.toml").write_text('[[rules]]\nname = "renamed"\ntype = "exotic"\n')
+    assert r.reload() is True
+    assert [s.name for s in r.steps] == ["renamed"]

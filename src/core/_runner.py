@@ -159,7 +159,8 @@ class Runner:
         self._lazy = type(self._logger).__name__ == "BoundLoggerLazyProxy"
         self._host_plugins = tuple(plugins)
         self._options = (autoload, tuple(block), tuple(load))
-        self._source = source
+        # Absolute, so that reload() reads the same file after the host changes directory.
+        self._source = Path(source).absolute() if source is not None else None
         self._prefix = os.urandom(6).hex()
         self._ids = itertools.count(1)
         self._reload_lock = threading.Lock()
