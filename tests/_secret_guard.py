@@ -13,7 +13,9 @@ Loaded from tests/conftest.py for the whole suite. Secrets are:
 Checked for every test: what pytest captured (stdout, stderr and logging, in
 every phase), what ``capsys``/``capfd`` handed the test, what a subprocess
 returned through ``communicate()`` (``subprocess.run(capture_output=True)``),
-and every ``*.log`` / ``*.jsonl`` file under the test's ``tmp_path``. A leak
+every ``*.log`` / ``*.jsonl`` file under the test's ``tmp_path``, and every such
+file in a ``tempfile.TemporaryDirectory`` when it is cleaned up (where the host
+tests keep their servers' stderr). A leak
 fails the test that made it, naming the secret's source but not its value.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import base64
 import re
 import subprocess
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Iterable
@@ -144,7 +147,18 @@ def pytest_configure(config: pytest.Config) -> None:
         _note(err, f"a subprocess's stderr ({name})")
         return out, err
 
-    _originals.update(readouterr=readouterr, communicate=communicate)
+    cleanup = tempfile.TemporaryDirectory.cleanup
+
+    def guarded_cleanup(self: Any) -> Any:
+        folder = Path(self.name)
+        if folder.is_dir():
+            for path in folder.rglob("*"):
+                if path.suffix in LOG_SUFFIXES and path.is_file():
+                    _note(path.read_bytes(), f"log file {path.name} of a temporary directory")
+        return cleanup(self)
+
+    tempfile.TemporaryDirectory.cleanup = guarded_cleanup  # type: ignore[method-assign]
+    _originals.update(readouterr=readouterr, communicate=communicate, cleanup=cleanup)
     CaptureFixture.readouterr = guarded_readouterr  # type: ignore[method-assign]
     subprocess.Popen.communicate = guarded_communicate  # type: ignore[method-assign]
 
@@ -155,6 +169,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if _originals:
         CaptureFixture.readouterr = _originals["readouterr"]  # type: ignore[method-assign]
         subprocess.Popen.communicate = _originals["communicate"]  # type: ignore[method-assign]
+        tempfile.TemporaryDirectory.cleanup = _originals["cleanup"]  # type: ignore[method-assign]
 
 
 def _log_files(item: pytest.Item) -> Iterable[Path]:

@@ -152,3 +152,51 @@ def test_one_runner_shared_by_threads_and_tasks_decides_like_one_thread():
             assert ran == order[:stop], ran
             # the blocking rule ran on a worker thread, under this decision's id, for this request
             assert plugin.seen[decision.decision_id] == requests[index].client_id
+
+
+def test_async_rules_shared_by_a_thousand_tasks():
+    """An ``async def`` rule (awaited, under its deadline) with every task interleaving at each await."""
+    seen: dict[str, str | None] = {}
+
+    class AsyncPlugin:
+        @hookimpl
+        def authrules_rule_types(self):
+            async def lookup(request, settings):
+                did = current_decision_id()
+                await asyncio.sleep(0)
+                assert current_decision_id() == did, "another task's decision id leaked in"
+                seen[did] = request.client_id
+                return Deny("access_denied", "suspended", 403) if request.client_id == "suspended" else None
+            return [RuleType("load-lookup", lookup)]
+
+    def build_async(logger) -> Runner:
+        return Runner.from_dict({"rules": [
+            {"name": "lookup", "type": "load-lookup", "timeout_ms": 20_000},
+            {"name": "deny-client", "type": "client-deny", "settings": {"clients": ["CLIENT_ID"]}}]},
+            logger=logger, plugins=[AsyncPlugin()], autoload=False, load=["client-deny"])
+
+    requests = [Request.from_http(raw) for raw in corpus()]
+    reference = build_async(capture(level=20)[0])
+    expected = [signature(asyncio.run(reference.evaluate_async(r))) for r in requests]
+    logger, sink = capture(level=20)
+    runner = build_async(logger)
+
+    async def worker(seed: int) -> list:
+        rnd = random.Random(seed)
+        out = []
+        for _ in range(PER_TASK):
+            index = rnd.randrange(len(requests))
+            out.append((index, await runner.evaluate_async(requests[index])))
+        return out
+
+    async def main() -> list:
+        return [pair for chunk in await asyncio.gather(*(worker(i) for i in range(TASKS))) for pair in chunk]
+
+    results = asyncio.run(main())
+    assert len(results) == TASKS * PER_TASK
+    assert all(signature(d) == expected[i] for i, d in results)
+    counts = collections.Counter(e["decision_id"] for e in sink.events if e["event"] == "authrules.decision")
+    assert set(counts.values()) == {1} and set(counts) == {d.decision_id for _, d in results}
+    for index, decision in results:
+        if decision.error != "invalid_request":
+            assert seen[decision.decision_id] == requests[index].client_id

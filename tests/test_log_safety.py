@@ -340,6 +340,11 @@ def test_capsys_read(capsys):
     print("{shared}")
     assert capsys.readouterr().out
 
+def test_temporary_directory_log():
+    import tempfile, pathlib
+    with tempfile.TemporaryDirectory() as folder:
+        (pathlib.Path(folder) / "server.log").write_text("client_secret={shared}")
+
 def test_clean():
     print("nothing to see")
 '''
@@ -356,7 +361,7 @@ def test_the_secret_guard_fails_a_test_that_leaks(tmp_path, tmp_path_factory):
     out = proc.stdout
     assert proc.returncode == 1, out[-3000:]
     for name in ("test_prints_a_shared_secret", "test_subprocess_leaks", "test_generated_secret_on_stderr",
-                 "test_log_file", "test_capsys_read"):
+                 "test_log_file", "test_capsys_read", "test_temporary_directory_log"):
         assert re.search(rf"(FAILED|ERROR) \S*{name}", out), (name, out[-3000:])
     assert "test_clean" not in out.split("short test summary")[-1]
     assert "secret guard" in out

@@ -290,3 +290,33 @@ def test_mangled_requests_get_a_decision(edits):
 def test_random_parts_get_a_decision(method, target, body):
     request = Request.from_parts(method or "GET", target, [("content-type", "application/json")], body)
     assert_decided(RUNNER.evaluate(request))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode()), st.text(max_size=40)),
+       st.sampled_from(["Basic", "basic", "Bearer", "DPoP", ""]), st.sampled_from(["query", "body", "none"]))
+def test_random_authorization_headers_get_a_decision_and_are_never_echoed(token, scheme, client_at):
+    value = f"{scheme} {token}".strip()
+    params = "grant_type=client_credentials&audience=https%3A%2F%2Fa.example"
+    query = "?client_id=c1" if client_at == "query" else ""
+    body = (params + ("&client_id=c1" if client_at == "body" else "")).encode()
+    request = Request.from_parts("POST", f"/oauth/token{query}", [
+        ("Authorization", value), ("Content-Type", "application/x-www-form-urlencoded")], body)
+    decision = RUNNER.evaluate(request)
+    assert_decided(decision)
+    if len(token) >= 4:
+        assert token not in (decision.error_description or "")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.text(min_size=1, max_size=12), st.text(max_size=12)), min_size=1, max_size=4))
+def test_unknown_parameters_never_come_back_to_the_client(extra):
+    """Whatever a client names its parameters or puts in them, a description never quotes it."""
+    from urllib.parse import quote
+    pairs = [(make_secret(n), make_secret(v)) for n, v in extra]
+    query = "&".join(f"{quote(n, safe='')}={quote(v, safe='')}" for n, v in pairs)
+    for raw in (f"GET /authorize?client_id=c1&audience=https%3A%2F%2Fa.example&{query} HTTP/1.1\r\n\r\n".encode(),
+                f"GET /authorize?client_id=c1&{query}&{query.replace('=', '=x', 1)} HTTP/1.1\r\n\r\n".encode()):
+        decision = RUNNER.evaluate(RUNNER.parse(raw))
+        assert_decided(decision)
+        assert MARKER not in json.dumps(decision.to_dict())
