@@ -78,6 +78,10 @@ EXPERIMENTS = [
   ["tests/test_property.py::test_decisions_match_the_reference_model"]),
  ("crash-on-bytes", "_http.py", '        text = head.decode("ascii")\n    except UnicodeDecodeError:', '        text = head.decode("ascii")\n    except ZeroDivisionError:',
   ["tests/test_property.py::test_random_bytes_get_a_decision"]),
+ ("check-nested-secret", "_cli.py", "    if dataclasses.is_dataclass(value) and not isinstance(value, type):\n        return _settings_text(value)\n    if isinstance(value, (tuple", "    if isinstance(value, (tuple",
+  ["tests/test_log_safety.py::test_authrules_check_masks_secret_settings"]),
+ ("nested-secret-settings", "_logs.py", "        elif dataclasses.is_dataclass(value) and not isinstance(value, type):\n            found.extend(secret_values(value))", "",
+  ["tests/test_faults.py::test_a_raising_rule_denies_and_logs_a_redacted_traceback"]),
  ("skip-reasons", "_cli.py", '            line += f"  skipped, never imported: {SKIP_REASONS[info.status]}"', '            pass',
   ["tests/test_trust.py::test_authrules_plugins_says_what_was_skipped_and_why"]),
 ]

@@ -117,8 +117,8 @@ RAISE_KINDS = {"error": "RuntimeError", "system-exit": "SystemExit", "timeout-er
 @pytest.mark.parametrize("kind", sorted(RAISE_KINDS))
 def test_a_raising_rule_denies_and_logs_a_redacted_traceback(kind, rule_type, shape):
     logger, sink = capture()
-    r = runner({"name": "faulty", "type": rule_type, "settings": {"kind": kind, "api_key": API_KEY}},
-               logger=logger)
+    r = runner({"name": "faulty", "type": rule_type, "settings": {
+        "kind": kind, "api_key": API_KEY, "upstream": {"token": make_secret("nested")}}}, logger=logger)
     decision = decide(r, REQUESTS[shape]())
     assert_generic_deny(decision)
     (event,) = rule_events(sink, "faulty")
@@ -344,6 +344,23 @@ def test_hung_rules_cannot_queue_work_without_bound():
     stop.set()
     assert all(f.result(timeout=5) is True for f in futures)
     assert workers.submit(lambda: 7).result(timeout=5) == 7
+
+
+def test_when_every_worker_hangs_further_requests_are_denied_at_once():
+    """The runner turns a full backlog into an immediate 503, in evaluate and in evaluate_async."""
+    from authrules._workers import Workers
+
+    logger, sink = capture()
+    r = runner({"name": "faulty", "type": "fault-hang", "timeout_ms": 100}, logger=logger)
+    r._workers = Workers(max_workers=1, max_queue=1)  # as if 32 rules hung with 1024 calls queued
+    raw = basic_credentials()
+    assert_generic_deny(decide(r, raw), "temporarily_unavailable")  # hangs the only worker
+    assert_generic_deny(decide(r, raw), "temporarily_unavailable")  # waits in the backlog until its deadline
+    for evaluate in (r.evaluate, lambda q: asyncio.run(r.evaluate_async(q))):
+        start = time.monotonic()
+        assert_generic_deny(evaluate(r.parse(raw)), "temporarily_unavailable")
+        assert time.monotonic() - start < 0.09, "refused at once, not at the deadline"
+    assert [e["result"] for e in rule_events(sink, "faulty")] == ["timeout"] * 4
 
 
 # -- on_error = "skip" -----------------------------------------------------------------------

@@ -221,6 +221,9 @@ on_error = "skip"
 [rules.settings]
 kind = "error"
 api_key = "{make_secret('cli-api-key')}"
+[rules.settings.upstream]
+url = "https://upstream.example"
+token = "{make_secret('cli-nested-token')}"
 
 [[rules]]
 name = "noisy-repr"
@@ -287,6 +290,7 @@ def test_authrules_check_masks_secret_settings(tmp_path_factory, tmp_path):
     proc = env.authrules("check", "--config", str(config))
     assert proc.returncode == 0, proc.stderr
     assert b"api_key = \"[secret]\"" in proc.stdout
+    assert b'upstream = { url = "https://upstream.example", token = "[secret]" }' in proc.stdout
     assert find_leak(proc.stdout + proc.stderr) is None
 
 

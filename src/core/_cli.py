@@ -115,14 +115,21 @@ def _settings_text(settings: Any) -> str:
         if not f.init:
             continue
         value = getattr(settings, f.name)
-        if is_secret_field(f):
-            shown = '"[secret]"'
-        elif isinstance(value, (tuple, frozenset, list)):
-            shown = json.dumps(_sorted(value) if isinstance(value, frozenset) else list(value), default=str)
-        else:
-            shown = json.dumps(value, default=str)
+        shown = '"[secret]"' if is_secret_field(f) else _shown(value)
         parts.append(f"{f.name} = {shown}")
     return "{ " + ", ".join(parts) + " }"
+
+
+def _shown(value: Any) -> str:
+    """One setting's value; a nested settings dataclass is shown field by field, so its secrets stay masked."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _settings_text(value)
+    if isinstance(value, (tuple, frozenset, list)):
+        items = _sorted(value) if isinstance(value, frozenset) else list(value)
+        return "[" + ", ".join(_shown(v) for v in items) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {_shown(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value, default=str)
 
 
 def _check(args: argparse.Namespace) -> int:

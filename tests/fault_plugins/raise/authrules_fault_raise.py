@@ -19,9 +19,16 @@ Kind = Literal["error", "system-exit", "timeout-error", "generator-exit", "odd-n
 
 
 @dataclass(frozen=True)
+class Upstream:
+    url: str = "https://upstream.example"
+    token: str = secret(default="")
+
+
+@dataclass(frozen=True)
 class Settings:
     kind: Kind = "error"
     api_key: str = secret(default="")
+    upstream: Upstream | None = None
 
 
 def _message(request: Request, settings: Settings) -> str:
@@ -29,7 +36,8 @@ def _message(request: Request, settings: Settings) -> str:
     return (f"upstream refused password={request.param('password')} "
             f"client_secret={request.param('client_secret')} code={request.param('code')} "
             f"refresh_token={request.param('refresh_token')} user {request.param('username')} "
-            f"api key {settings.api_key} headers {headers!r} params {dict(request.params)!r}")
+            f"api key {settings.api_key} upstream {settings.upstream!r} headers {headers!r} "
+            f"params {dict(request.params)!r}")
 
 
 def _odd_class() -> type[Exception]:
