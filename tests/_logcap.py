@@ -43,12 +43,14 @@ class Sink:
         return "\n".join(self.lines)
 
 
-def capture(fmt: str = "json", *, level: int = 10, with_processors: bool = False) -> tuple[Any, Sink]:
+def capture(fmt: str = "json", *, level: int = 10, with_processors: bool | str = False) -> tuple[Any, Sink]:
     sink = Sink()
     renderer: Any = (structlog.processors.JSONRenderer() if fmt == "json"
                      else structlog.dev.ConsoleRenderer(colors=False))
     processors: list[Any] = [structlog.processors.add_log_level]
-    if with_processors:
+    if with_processors == "redact-only":
+        processors += [redact_secrets]
+    elif with_processors:
         processors += [redact_secrets, escape_control_chars]
     logger = structlog.wrap_logger(sink, processors=[*processors, renderer],
                                    wrapper_class=structlog.make_filtering_bound_logger(level))

@@ -140,32 +140,44 @@ def _collect(value: Any, found: list[str]) -> None:
             _collect(item, found)
 
 
-def _clean(value: Any) -> Any:
+def _clean(value: Any, escape: bool = True) -> Any:
+    """A value fit for a log line: credential keys and header pairs masked at any depth, credential-shaped
+    text masked, and (``escape``) control characters escaped; other objects become their cleaned repr."""
     if isinstance(value, str):
-        return escape_control(mask_patterns(value))
+        value = mask_patterns(value)
+        return escape_control(value) if escape else value
     if isinstance(value, (bytes, bytearray)):
-        return _clean(bytes(value).decode("utf-8", "backslashreplace"))
+        return _clean(bytes(value).decode("utf-8", "backslashreplace"), escape)
     if isinstance(value, (list, tuple)):
         # A header list, WSGI or ASGI style: ("authorization", "Basic ...") pairs.
         if len(value) == 2 and isinstance(value[0], (str, bytes)) and is_secret_key(value[0]):
-            return [_clean(value[0]), REDACTED]
-        return [_clean(v) for v in value]
+            return [_clean(value[0], escape), REDACTED]
+        return [_clean(v, escape) for v in value]
     if isinstance(value, dict):
-        return {_clean(k) if isinstance(k, (str, bytes)) else k: (REDACTED if is_secret_key(k) else _clean(v))
-                for k, v in value.items()}
+        return {_clean(k, escape) if isinstance(k, (str, bytes)) else k:
+                (REDACTED if is_secret_key(k) else _clean(v, escape)) for k, v in value.items()}
     if isinstance(value, (int, float, bool, type(None))):
         return value
-    return _clean(repr(value))
+    return _clean(repr(value), escape)
 
 
 _LEAVE = frozenset({"exc_info", "stack_info"})
 
 
 def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: mask the values of keys named like credentials, at any depth."""
-    for key in event:
+    """structlog processor: mask credentials in an event, at any depth.
+
+    Values of keys named like credentials (``password``, ``Authorization``,
+    ``HTTP_COOKIE``, ...), the value of a ``("authorization", ...)`` header
+    pair, and credential-shaped text (``password=...``, ``Bearer ...``).
+    """
+    for key, value in event.items():
+        if key in _LEAVE:
+            continue
         if is_secret_key(key):
             event[key] = REDACTED
+        elif not isinstance(value, (int, float, bool, type(None))):
+            event[key] = _clean(value, escape=False)
     return event
 
 

@@ -51,6 +51,14 @@ _TIMED_OUT = Deny("temporarily_unavailable", "a rule did not answer in time, so 
 _RULE_FAULTS = (BaseException,)
 
 
+def _invalid(description: str, status: int) -> Deny:
+    """The invalid_request deny; a host-built Request with text a client may not see gets a generic one."""
+    try:
+        return Deny("invalid_request", description, status)
+    except ValueError:
+        return Deny("invalid_request", "the request is malformed", status if status in range(400, 600) else 400)
+
+
 def current_decision_id() -> str | None:
     """The id of the decision being made in this thread or task, for a rule's own logs."""
     return _DECISION_ID.get()
@@ -224,7 +232,8 @@ class Runner:
             steps.append(Step(rule.name, rule.type, rule_type.rule, settings, mode, timeout,
                               rule.on_error == "skip", provider))
         for info in plugins.failures():
-            self._logger.warning("authrules.plugin_failed", plugin=info.name, distribution=info.distribution,
+            self._logger.warning("authrules.plugin_failed", plugin=escape_control(info.name),
+                                 distribution=escape_control(info.distribution or "") or None,
                                  error=escape_control(info.error or ""))
         if not steps:
             raise ConfigError("every rule is disabled: an empty pipeline would allow every request",
@@ -253,7 +262,7 @@ class Runner:
                 self._logger.error("authrules.reload_failed", error=escape_control(str(self._async_error(pipeline))))
                 return False
             self._pipeline = pipeline
-        self._logger.info("authrules.reloaded", config=str(self._source), rules=[s.name for s in pipeline.steps])
+        self._logger.info("authrules.reloaded", config=escape_control(str(self._source)), rules=[s.name for s in pipeline.steps])
         return True
 
     def require_sync(self) -> None:
@@ -328,7 +337,7 @@ class Runner:
                 problem = self._problem(request, pipeline)
                 if problem is not None:
                     return self._decide(log, did, start, request, request.scopes, None,
-                                        Deny("invalid_request", problem[0], problem[1]))
+                                        _invalid(*problem))
             scopes = request.scopes
             for name, rtype, call, settings, mode, timeout, skip, step in pipeline.plan:
                 t0 = perf_counter_ns() if trace else 0
@@ -375,7 +384,7 @@ class Runner:
             problem = self._problem(request, pipeline)
             if problem is not None:
                 return self._decide(log, did, start, request, request.scopes, None,
-                                    Deny("invalid_request", problem[0], problem[1]))
+                                    _invalid(*problem))
             scopes = request.scopes
             for step in pipeline.steps:
                 name, rtype, call, settings, mode, timeout, skip, _ = step
