@@ -111,3 +111,14 @@ def test_reload_reads_the_same_file_after_the_host_changes_directory(tmp_path, m
     (home / "rules.toml").write_text('[[rules]]\nname = "renamed"\ntype = "exotic"\n')
     assert r.reload() is True
     assert [s.name for s in r.steps] == ["renamed"]
+
+
+@pytest.mark.parametrize("problem, status", [('a"b', 400), ("new\nline", 400), ("fine", 200), ("fine", "x")])
+def test_a_host_built_request_with_unsendable_problem_text_still_gets_a_decision(problem, status):
+    import asyncio
+
+    r = runner({"name": "e", "type": "exotic"})
+    for decide in (r.evaluate, lambda q: asyncio.run(r.evaluate_async(q))):
+        d = decide(Request(problem=problem, problem_status=status))
+        assert (d.outcome, d.error, d.rule) == ("deny", "invalid_request", None)
+        assert 400 <= d.status <= 599
