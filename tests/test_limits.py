@@ -9,6 +9,7 @@ decide; absolute bounds are only generous hang guards.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import time
@@ -259,10 +260,14 @@ SHAPES = [_query_repeated, _form_resources, _form_same_secret, _json_arrays, _js
 
 def _cost(runner: Runner, raw: bytes) -> float:
     best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        runner.evaluate(Request.from_http(raw, limits=WIDE))
-        best = min(best, time.perf_counter() - start)
+    gc.disable()  # collector pauses are noise here: the question is the algorithm's growth
+    try:
+        for _ in range(5):  # the best of five: a shared machine's noise only ever adds time
+            start = time.perf_counter()
+            runner.evaluate(Request.from_http(raw, limits=WIDE))
+            best = min(best, time.perf_counter() - start)
+    finally:
+        gc.enable()
     return best
 
 
@@ -272,13 +277,18 @@ def test_decision_time_grows_linearly(tmp_path, make):
                                "rules": [{"name": "deny-client", "type": "client-deny",
                                           "settings": {"clients": ["CLIENT_ID"]}}]},
                               logger=capture(level=20)[0], autoload=False, load=["client-deny"])
-    small, large = make(10_000), make(40_000)
+    small, large = make(5_000), make(40_000)
     decision = runner.evaluate(Request.from_http(large, limits=WIDE))
     assert decision.outcome == "allow", decision.error_description  # parsed in full, not cut short by a limit
     _cost(runner, small)  # warm up
-    ratio = _cost(runner, large) / max(_cost(runner, small), 1e-4)
-    # Linear is ~4x; quadratic would be ~16x. 9x leaves room for a noisy shared machine.
-    assert ratio < 9, f"{make.__name__}: 4x the input took {ratio:.1f}x the time"
+    # 8x the input: linear is ~8x, quadratic ~64x. The bound sits far from both, so a busy 2-core
+    # machine cannot fail a linear parser and a quadratic step cannot pass.
+    ratios = []
+    for _ in range(3):
+        ratios.append(_cost(runner, large) / max(_cost(runner, small), 1e-4))
+        if ratios[-1] < 24:
+            break
+    assert min(ratios) < 24, f"{make.__name__}: 8x the input took {min(ratios):.1f}x the time"
 
 
 @pytest.mark.parametrize("wide", [False, True], ids=["default-limits", "raised-limits"])
