@@ -141,6 +141,12 @@ def model(plan: Plan) -> Expected:
         if kept:
             by_name.setdefault(o.name, []).append(kept)
     # RFC 6749 3.1: a parameter sent more than once must carry the same value each time (resource may repeat).
+    # The empty string is a value: beside a non-empty one, even of resource, it is a conflict.
+    given: dict[str, set[str]] = {}
+    for o in plan.occurrences:
+        given.setdefault(o.name, set()).update(o.values)
+    if any("" in values and len(values) > 1 for values in given.values()):
+        return invalid
     for name, seen in by_name.items():
         if name != "resource" and len(set(seen)) > 1:
             return invalid

@@ -448,7 +448,6 @@ def test_json_audiences_as_strings_or_arrays(decide, document, audiences):
     {"client_id": CLIENT, "audience": [BILLING, TODO]},
     {"client_id": CLIENT, "audience": [TODO]},
     {"client_id": CLIENT, "audience": BILLING, "resource": [TODO]},
-    {"client_id": CLIENT, "audience": ["", TODO]},
     {"client_id": CLIENT, "audience": "http:\u002f\u002ftodoapi2.api"},
 ])
 def test_json_denied_audience_anywhere_denies(decide, document):
@@ -645,13 +644,64 @@ def test_empty_client_id_counts_as_missing(decide, raw):
     expect(decide, raw, "allow", client_id=None)
 
 
-def test_an_empty_value_beside_a_real_one_is_not_a_conflict(decide):
-    expect(decide, authorize(*PAIR, ("audience", ""), ("audience", TODO)), "deny", "audience-deny",
-           audiences=(TODO,))
+def test_an_empty_parameter_beside_a_basic_header_or_alone_is_omitted(decide):
     expect(decide, post(q(("client_id", ""), ("audience", BILLING)), headers=[basic(DENIED, SECRET)]), "deny",
            "client-deny", client_id=DENIED)
     expect(decide, post(q(*PAIR, ("audience", BILLING), ("client_secret", ""))), "allow",
            client_auth="none")
+
+
+def _json_text(*pairs: tuple[str, str]) -> bytes:
+    """A JSON body with the keys in order, repeated keys kept (json.dumps of a dict cannot repeat one)."""
+    return post("{" + ",".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in pairs) + "}", JSON)
+
+
+EMPTY_BESIDE_A_VALUE = {
+    "query-audience": authorize(*PAIR, ("audience", BILLING), ("audience", "")),
+    "query-audience-empty-first": authorize(*PAIR, ("audience", ""), ("audience", BILLING)),
+    "query-audience-no-equals": get(f"/authorize?client_id={CLIENT}&audience={quote(BILLING, safe='')}&audience"),
+    "query-resource": authorize(*PAIR, ("resource", BILLING), ("resource", "")),
+    "query-resource-three": authorize(*PAIR, ("resource", BILLING), ("resource", TODO), ("resource", "")),
+    "query-client_id": authorize(("client_id", DENIED), ("client_id", ""), ("audience", BILLING)),
+    "query-scope": authorize(*PAIR, ("audience", BILLING), ("scope", "admin"), ("scope", "")),
+    "form-audience": post(q(*PAIR, ("audience", BILLING), ("audience", ""))),
+    "form-resource": post(q(*PAIR, ("resource", ""), ("resource", BILLING))),
+    "json-audience-array": post_json({"client_id": CLIENT, "audience": [BILLING, ""]}),
+    "json-resource-array": post_json({"client_id": CLIENT, "resource": ["", BILLING]}),
+    "json-repeated-key": _json_text(("client_id", CLIENT), ("audience", BILLING), ("audience", "")),
+    "json-repeated-key-resource": _json_text(("client_id", CLIENT), ("resource", BILLING), ("resource", "")),
+    "json-empty-array-then-value": post("{" + f'"client_id": "{CLIENT}", "audience": [], '
+                                        f'"audience": "{BILLING}"' + "}", JSON),
+    "query+form": post(q(*PAIR, ("audience", "")), target="/oauth/token?" + q(("audience", BILLING))),
+    "form+query": post(q(*PAIR, ("audience", BILLING)), target="/oauth/token?" + q(("audience", ""))),
+    "query+form-resource": post(q(*PAIR, ("resource", "")), target="/oauth/token?" + q(("resource", BILLING))),
+    "query+json": post(json.dumps({"client_id": CLIENT, "audience": ""}), JSON,
+                       target="/oauth/token?" + q(("audience", BILLING))),
+    "query+json-empty-array": post(json.dumps({"client_id": CLIENT, "resource": []}), JSON,
+                                   target="/oauth/token?" + q(("resource", BILLING))),
+}
+
+
+@pytest.mark.parametrize("raw", EMPTY_BESIDE_A_VALUE.values(), ids=EMPTY_BESIDE_A_VALUE.keys())
+def test_an_empty_value_beside_a_non_empty_one_is_invalid(decide, raw):
+    """A parser that keeps the last (or first) value reads "no audience" and falls back to a default one.
+
+    RFC 6749 3.1: a parameter must not be sent twice; an empty value is a value. Only distinct
+    non-empty values of RFC 8707 ``resource`` may stand side by side.
+    """
+    _, decision = expect_invalid(decide, raw)
+    assert "more than once" in decision.error_description and BILLING not in decision.error_description
+
+
+@pytest.mark.parametrize("raw", [
+    authorize(*PAIR, ("audience", ""), ("audience", "")),
+    authorize(*PAIR, ("resource", ""), ("resource", "")),
+    post(q(*PAIR, ("audience", "")), target="/oauth/token?" + q(("audience", ""))),
+    _json_text(("client_id", CLIENT), ("audience", ""), ("audience", "")),
+    post(json.dumps({"client_id": CLIENT, "audience": []}), JSON, target="/oauth/token?audience="),
+], ids=["query", "query-resource", "query+form", "json-repeated-key", "query+json-empty-array"])
+def test_the_same_empty_value_twice_is_omitted(decide, raw):
+    expect(decide, raw, "deny", "audience-deny", audiences=())
 
 
 # ============================================================================================
@@ -947,6 +997,11 @@ def test_a_pushed_authorization_request_with_a_request_object_is_read(decide):
     "/authorize?" + q(("client_id", CLIENT), ("request", request_object({**JAR_CLAIMS, "audience": 5}))),
     "/authorize?" + q(("client_id", CLIENT), ("request", request_object({**JAR_CLAIMS, "client_id": ["x"]}))),
     "/authorize?" + q(("client_id", CLIENT), ("request", request_object({**JAR_CLAIMS, "audience": "a b"}))),
+    # an empty audience in the request object beside the query's: "no audience" to a JAR server
+    "/authorize?" + q(("client_id", CLIENT), ("audience", BILLING),
+                      ("request", request_object({**JAR_CLAIMS, "audience": ""}))),
+    "/authorize?" + q(("client_id", CLIENT), ("resource", BILLING),
+                      ("request", request_object({**JAR_CLAIMS, "resource": [BILLING, ""]}))),
 ])
 def test_request_objects_that_disagree_or_cannot_be_read_are_invalid(decide, target):
     expect_invalid(decide, get(target))

@@ -7,7 +7,11 @@ query and the body) is ``invalid_request``, and so is what other parsers split
 into more or other parameters than authrules does (a raw ``;``, bracketed
 names). RFC 8707 lets ``resource`` repeat,
 and a JSON array names several ``audience`` or ``resource`` values at once.
-Empty values count as omitted (RFC 6749 section 3.1).
+A parameter given once and empty (or only ever empty) counts as omitted (RFC
+6749 section 3.1), but the empty string is a value: beside a non-empty one,
+even of ``resource``, it is a conflict, since a parser that keeps the last
+value reads "not sent" and falls back to a default (an empty JSON array is an
+empty value here).
 
 All work here is linear in the input and stops at the first limit it passes.
 """
@@ -129,9 +133,15 @@ def _decode_urlencoded(text: str, where: str, counter: _Counter) -> dict[str, li
             raise RequestError("a parameter name holds brackets, which some servers read as an array")
         out.setdefault(name, []).append(_check_value(name, value, limits))
     for name, values in out.items():
-        if name not in MULTI_VALUED and len(set(values) - {""}) > 1:
+        if len(values) > 1 and _conflicting(name, values):
             raise RequestError(f"{_shown(name)} is given more than once with different values")
     return out
+
+
+def _conflicting(name: str, values: list[str] | tuple[str, ...]) -> bool:
+    """Two different values, the empty string counting as one; ``resource`` may hold distinct non-empty ones."""
+    distinct = set(values)
+    return len(distinct) > 1 and (name not in MULTI_VALUED or "" in distinct)
 
 
 def _freeze(values: dict[str, list[str]]) -> Params:
@@ -230,11 +240,13 @@ def parse_json(body: bytes, counter: _Counter, *, what: str = "body") -> Params:
             raise RequestError(f"{_shown(name)} must be a string")
         for v in values:
             _check_value(name, v, limits)
-        # A key given twice is a parameter given twice (one occurrence may be an array).
-        kept = tuple(dict.fromkeys(v for v in values if v))
-        if kept and name not in MULTI_VALUED:
-            if given.setdefault(name, kept) != kept:
-                raise RequestError(f"{_shown(name)} is given more than once with different values")
+        # A key given twice is a parameter given twice (one occurrence may be an array); an empty
+        # array is an empty value, and an empty value beside a non-empty one is a conflict.
+        occurrence = tuple(dict.fromkeys(values)) or ("",)
+        first = given.setdefault(name, occurrence)
+        if (len(occurrence) > 1 and "" in occurrence) or (first != occurrence and (
+                name not in MULTI_VALUED or "" in first or "" in occurrence)):
+            raise RequestError(f"{_shown(name)} is given more than once with different values")
         out.setdefault(name, []).extend(values)
     return _freeze(out)
 
@@ -261,16 +273,23 @@ def parse_request_object(token: str, counter: _Counter) -> Params:
 def merge(*sources: Params, arrays: Params | None = None) -> Params:
     """One value per parameter (several for ``resource``), empty values dropped.
 
-    A parameter with two different non-empty values, in one source or across
-    sources, is ambiguous and raises ``RequestError``. JSON arrays arrive as one
+    A parameter with two different values, in one source or across sources, is
+    ambiguous and raises ``RequestError``; an empty value (or an empty JSON
+    array) beside a non-empty one counts as different. JSON arrays arrive as one
     occurrence: ``{"audience": ["a", "b"]}`` names two audiences at once.
     """
     merged: dict[str, tuple[str, ...]] = {}
+    empty: set[str] = set()  # names given, so far, only empty
     for source in sources:
         for name, values in source.items():
             kept = tuple(dict.fromkeys(v for v in values if v))
             if not kept:
+                if name in merged:
+                    raise RequestError(f"{_shown(name)} is given more than once with different values")
+                empty.add(name)
                 continue
+            if name in empty or len(kept) != len(values) and "" in values:
+                raise RequestError(f"{_shown(name)} is given more than once with different values")
             seen = merged.get(name)
             if name in MULTI_VALUED:
                 merged[name] = tuple(dict.fromkeys((seen or ()) + kept))
