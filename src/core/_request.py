@@ -277,6 +277,10 @@ def _basic_credentials(value: str) -> tuple[str, str] | None:
     if not client_id or _VSCHAR.fullmatch(client_id) is None or "%" in user and re.search(
             r"%(?![0-9A-Fa-f]{2})", user):
         raise RequestError("the Authorization header does not decode as Basic credentials")
+    if client_id != user:
+        # A '+' or '%XX' in the id: RFC 6749 servers decode it, RFC 7617 servers (and clients that
+        # send the id as is) do not, so the server may authenticate a client rules never saw.
+        raise RequestError("the client id in the Basic header decodes differently under RFC 6749 and RFC 7617")
     return client_id, secret
 
 
