@@ -351,7 +351,7 @@ def test_when_every_worker_hangs_further_requests_are_denied_at_once():
     from authrules._workers import Workers
 
     logger, sink = capture()
-    r = runner({"name": "faulty", "type": "fault-hang", "timeout_ms": 100}, logger=logger)
+    r = runner({"name": "faulty", "type": "fault-hang", "timeout_ms": 400}, logger=logger)
     r._workers = Workers(max_workers=1, max_queue=1)  # as if 32 rules hung with 1024 calls queued
     raw = basic_credentials()
     assert_generic_deny(decide(r, raw), "temporarily_unavailable")  # hangs the only worker
@@ -359,7 +359,7 @@ def test_when_every_worker_hangs_further_requests_are_denied_at_once():
     for evaluate in (r.evaluate, lambda q: asyncio.run(r.evaluate_async(q))):
         start = time.monotonic()
         assert_generic_deny(evaluate(r.parse(raw)), "temporarily_unavailable")
-        assert time.monotonic() - start < 0.09, "refused at once, not at the deadline"
+        assert time.monotonic() - start < 0.3, "refused at once, not at the 400 ms deadline"
     assert [e["result"] for e in rule_events(sink, "faulty")] == ["timeout"] * 4
 
 

@@ -40,7 +40,7 @@ RUNNER = Runner.from_dict({"rules": [
 AUDIENCES = {
     "http://todoapi2.api": True, "http://todoapi2.api/": True, "HTTP://TODOAPI2.API": True,
     "http://TodoApi2.Api:80": True, "http://todoapi2.api:80/": True, "http://%74odoapi2.api": True,
-    "http://todoapi2.api./": True, "http://user@todoapi2.api": True, "http://todoapi2.api#frag": True,
+    "http://todoapi2.api./": True, "http:TodoApi2.api": True, "http:///todoapi2.api/": True, "http://todoapi2.api#frag": True,
     "http://todoapi2.api/./": True, "http://todoapi2.api/a/..": True, "http://todoapi2.api:/": True,
     "https://todoapi2.api": False, "http://todoapi2.api:8080": False, "http://todoapi2.api/v1": False,
     "http://todoapi22.api": False, "http://todoapi2.api.evil.example": False, "http://todoapi2.api?x=1": False,

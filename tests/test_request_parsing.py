@@ -33,7 +33,7 @@ from helpers.logs import capturing_logger
 from helpers.paths import DEFAULT_RULES
 from helpers.wire import FORM, JSON, basic, chunked, get, head, post, post_json, to_bare_lf
 
-from authrules import Request, Runner, audience_key
+from authrules import ConfigError, Request, Runner, audience_key
 
 TODO = "http://todoapi2.api"
 BILLING = "https://billing.example.com/api"
@@ -540,8 +540,11 @@ EQUIVALENT_TO_TODO = [
     "http://%74odoapi2.api", "http://%74%6F%64%6F%61%70%69%32.%61%70%69", "http://%54ODOAPI2.api",
     "http://todoapi2%2Eapi", "http://todoapi2.api/.", "http://todoapi2.api/./", "http://todoapi2.api/a/..",
     "http://todoapi2.api/a/../", "http://todoapi2.api/%2E", "http://todoapi2.api/%2e/", "http://todoapi2.api/x/%2E%2E",
-    "http://todoapi2.api#fragment", "http://todoapi2.api/#", "http://todoapi2.api?", "http://user@todoapi2.api",
-    "http://user:pw@todoapi2.api:80/",
+    "http://todoapi2.api#fragment", "http://todoapi2.api/#", "http://todoapi2.api?",
+    # WHATWG URL (browsers, Node's new URL): any number of slashes after a special scheme, none too
+    "http:todoapi2.api", "http:/todoapi2.api", "http:///todoapi2.api", "http:////todoapi2.api/", "HTTP:TodoApi2.api",
+    "http:todoapi2.api:80", "http:/todoapi2.api:0080/", "http:todoapi2.api/a/..", "http:todoapi2.api#x",
+    "http:%74odoapi2.api", "http:///todoapi2.api.",
 ]
 
 
@@ -561,10 +564,106 @@ def test_equivalent_spellings_of_a_denied_audience_are_denied(decide, variant, c
 @pytest.mark.parametrize("other", [
     "https://todoapi2.api", "http://todoapi2.api.example", "http://todoapi2.api:8080", "http://todoapi2.apix",
     "http://todoapi2.api/v2", "http://todoapi2.api?x=1", "http://xtodoapi2.api", "todoapi2.api",
+    "https:todoapi2.api", "http:todoapi2.api/v2", "http:todoapi2.api:8080", "myapp:todoapi2.api", "myapp:/todoapi2.api",
+    "http:todoapi2.api.example", "http:xtodoapi2.api",
 ])
 def test_different_audiences_are_not_denied(decide, other):
     """Equivalence, not similarity: the deny list is not a prefix or a pattern."""
     expect(decide, authorize(*PAIR, ("audience", other)), "allow", audiences=(other,))
+
+
+@pytest.mark.parametrize("scheme", ["http", "https", "ws", "wss", "ftp", "HTTPS"])
+def test_special_schemes_read_any_number_of_slashes_as_the_authority(scheme):
+    """WHATWG URL: ``https:x``, ``https:/x`` and ``https:///x`` are ``https://x/`` to browsers and Node."""
+    keys = {audience_key(f"{scheme}:{'/' * n}api.example.com/v1") for n in range(0, 5)}
+    assert keys == {audience_key(f"{scheme.lower()}://api.example.com/v1")}
+
+
+def test_other_schemes_keep_their_slashes():
+    """Only WHATWG's special schemes: elsewhere ``x:/a`` (a path) and ``x://a`` (an authority) differ."""
+    assert audience_key("myapp:/api.example.com") != audience_key("myapp://api.example.com")
+    assert audience_key("urn:api.example.com") != audience_key("urn://api.example.com")
+
+
+@pytest.mark.parametrize("variant,same", [
+    ("urn:my:API", True), ("URN:MY:API", True), ("Urn:My:API", True), ("urn:mY:API", True),
+    ("urn:my:%41PI", True),                # percent-encoded unreserved, as everywhere
+    ("urn:my:API?+resolver", True),        # RFC 8141 r-, q- and f-components do not count
+    ("urn:my:API?=query", True), ("urn:my:API#frag", True),
+    ("urn:my:api", False),                 # the NSS is case-sensitive
+    ("urn:other:API", False), ("urn:my:API:v2", False),
+])
+def test_urn_scheme_and_nid_are_case_insensitive(decide, runner_from, variant, same):
+    """RFC 8141 3.1: ``urn`` and the namespace id compare without case; the NSS with it."""
+    assert (audience_key(variant) == audience_key("urn:my:API")) == same
+    runner, _ = runner_from('[[rules]]\nname = "deny"\ntype = "audience-deny"\n[rules.settings]\n'
+                            'audiences = ["urn:MY:API"]\n')
+    decision = runner.evaluate(Request.from_http(authorize(*PAIR, ("audience", variant))))
+    assert decision.outcome == ("deny" if same else "allow"), decision
+
+
+BAD_PORTS = [
+    "http://todoapi2.api:65616",                # 65616 wraps to 80 in parsers that keep 16 bits
+    "http://todoapi2.api:65536", "http://todoapi2.api:" + "9" * 5000, "http://todoapi2.api:80:80",
+    "http://todoapi2.api:8o", "http://todoapi2.api:+80", "http://todoapi2.api:-80", "http://todoapi2.api: 80",
+    "http://todoapi2.api:%38%30", "http://[::1]x/", "http://[::1]:99999/", "https://billing.example.com:1e3/api",
+    "http:todoapi2.api:65616", "http:/todoapi2.api:80:80", "myapp://host:65616", "ws://todoapi2.api:080:",
+]
+
+
+@pytest.mark.parametrize("audience", BAD_PORTS)
+@pytest.mark.parametrize("carrier", ["query-audience", "form-resource", "json-array", "authorization_details"])
+def test_a_port_that_is_no_16_bit_number_is_invalid(decide, audience, carrier):
+    """A server may read ``:65616`` as 80 (or fail): an audience is never silently another one."""
+    if carrier == "query-audience":
+        raw = authorize(*PAIR, ("audience", audience))
+    elif carrier == "form-resource":
+        raw = post(q(*PAIR, ("resource", BILLING), ("resource", audience)))
+    elif carrier == "json-array":
+        raw = post_json({"client_id": CLIENT, "audience": [BILLING, audience]})
+    else:
+        raw = authorize(*PAIR, ("authorization_details", json.dumps([{"type": "t", "locations": [audience]}])))
+    if " " in audience or "%" in audience and carrier != "json-array":
+        pass  # as sent: a space is refused as a character, %38%30 is read as a port
+    _, decision = expect_invalid(decide, raw)
+    assert "todoapi2" not in decision.error_description and "billing" not in decision.error_description
+
+
+@pytest.mark.parametrize("audience", ["http://todoapi2.api:65535", "http://todoapi2.api:0", "http://[::1]:443/",
+                                      "http://todoapi2.api:00000000000000000000080/x", "https://[v7.x]/"])
+def test_ports_from_0_to_65535_are_fine(decide, audience):
+    expect(decide, authorize(*PAIR, ("audience", audience)), "allow", audiences=(audience,))
+
+
+USERINFO = ["http://user@todoapi2.api", "http://user:AUDSECRET1@todoapi2.api:80/", "https://a:b@billing.example.com/api",
+            "http:user:AUDSECRET1@todoapi2.api", "myapp://u@host/x", "http://[::1]@evil.example/", "http://@todoapi2.api"]
+
+
+@pytest.mark.parametrize("audience", USERINFO)
+@pytest.mark.parametrize("carrier", ["query-audience", "form-resource", "json-array", "authorization_details"])
+def test_an_audience_with_userinfo_is_invalid_and_never_echoed(decide, audience, carrier):
+    """RFC 9110 4.2.4: no userinfo in http(s) URIs; it names no other resource and carries passwords."""
+    if carrier == "query-audience":
+        raw = authorize(*PAIR, ("audience", audience))
+    elif carrier == "form-resource":
+        raw = post(q(*PAIR, ("resource", BILLING), ("resource", audience)))
+    elif carrier == "json-array":
+        raw = post_json({"client_id": CLIENT, "audience": [BILLING, audience]})
+    else:
+        raw = authorize(*PAIR, ("authorization_details", json.dumps([{"type": "t", "locations": [audience]}])))
+    request, decision = expect_invalid(decide, raw)
+    assert "userinfo" in decision.error_description
+    assert "AUDSECRET1" not in json.dumps(decision.to_dict()) and "@" not in json.dumps(decision.to_dict())
+    with pytest.raises(ValueError) as caught:
+        audience_key(audience)
+    assert "AUDSECRET1" not in str(caught.value) and "@" not in str(caught.value)
+
+
+def test_a_configured_audience_with_a_bad_port_or_userinfo_refuses_to_load(runner_from):
+    for audience, problem in [("http://todoapi2.api:65616", "port above 65535"), ("http://u:p@todoapi2.api", "userinfo")]:
+        with pytest.raises(ConfigError, match=problem):
+            runner_from('[[rules]]\nname = "deny"\ntype = "audience-deny"\n[rules.settings]\n'
+                        f'audiences = ["{audience}"]\n')
 
 
 def test_configured_audiences_are_normalised_too(runner_from):
@@ -1032,14 +1131,21 @@ HUGE = 5000  # past Python's 4300-digit limit for int(str)
 
 @pytest.mark.parametrize("audience,outcome", [
     ("http://todoapi2.api:" + "0" * HUGE + "80", "deny"),       # port 80 with leading zeros: the denied audience
-    ("http://todoapi2.api:" + "9" * HUGE, "allow"),             # another port: another audience
+    ("http://todoapi2.api:" + "9" * HUGE, "invalid"),           # no 16-bit port
     ("https://billing.example.com:" + "0" * HUGE + "443/api", "allow"),
 ])
 def test_huge_ports_are_compared_not_converted(decide, audience, outcome):
     """int() of a 5000-digit port raised ValueError out of Request.from_http (and crashed `authrules eval`)."""
     for raw in (authorize(*PAIR, ("audience", audience)), post_json({"client_id": CLIENT, "audience": [audience]})):
-        expect(decide, raw, outcome, "audience-deny" if outcome == "deny" else None)
-    assert (audience_key(audience) == audience_key(TODO)) == (outcome == "deny")
+        if outcome == "invalid":
+            expect_invalid(decide, raw)
+        else:
+            expect(decide, raw, outcome, "audience-deny" if outcome == "deny" else None)
+    if outcome == "invalid":
+        with pytest.raises(ValueError, match="port above 65535"):
+            audience_key(audience)
+    else:
+        assert (audience_key(audience) == audience_key(TODO)) == (outcome == "deny")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -25,12 +25,17 @@ class Settings:
     deny: Deny = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        keys = set()
         for value in self.audiences:
             if not is_uri_text(value):
                 raise ValueError(f"audience {value!r} holds characters a URI may not hold")
+            try:
+                keys.add(audience_key(value))
+            except ValueError as exc:
+                raise ValueError(f"audience {value!r} {exc}") from None
         if not self.audiences and not self.deny_missing:
             raise ValueError("set 'audiences', 'deny_missing = true', or both: this rule would deny nothing")
-        object.__setattr__(self, "keys", frozenset(audience_key(a) for a in self.audiences))
+        object.__setattr__(self, "keys", frozenset(keys))
         object.__setattr__(self, "deny", Deny(self.error, self.error_description, self.status))
 
 

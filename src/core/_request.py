@@ -437,13 +437,19 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
     locations = tuple(dict.fromkeys(v for v in _rar_locations(params.get("authorization_details", ()))
                                     if v not in seen))
     audiences += locations
+    keys = set()
     for value in audiences:
         if not is_uri_text(value):
             raise RequestError("an audience or resource holds characters a URI may not hold")
+        try:
+            keys.add(audience_key(value))
+        except ValueError as exc:  # the text names the problem, never the value
+            raise RequestError(f"an audience or resource {exc}") from None
     for value in bound:
         if not isinstance(value, str) or not is_uri_text(value):
             raise ValueError("a bound audience must be a URI string")
     audiences += tuple(a for a in bound if a not in audiences)
+    keys.update(audience_key(a) for a in bound)
 
     scope = params.get("scope", ("",))[0]
     scopes = tuple(dict.fromkeys(s for s in scope.split(" ") if s))
@@ -454,7 +460,7 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
         method=method, path=path, endpoint=_endpoint(path), grant_type=grant_type,
         response_type=response_type, query=query, body=body_params, params=params,
         headers=headers, client_id=client_id, client_auth=client_auth, audiences=audiences,
-        audience_keys=frozenset(audience_key(a) for a in audiences), scopes=scopes,
+        audience_keys=frozenset(keys), scopes=scopes,
         user=user, context=context, body_size=len(body), limits=limits,
         secrets=tuple(sorted({s for s in secrets if s}, key=len, reverse=True)),
     )

@@ -2,10 +2,21 @@
 
 Audience rules compare what a client asked for with what the config names. Two
 strings that RFC 3986 section 6 calls equivalent (scheme and host case, default
-port, percent-encoding of unreserved characters, dot segments) get the same key.
-The key also drops what could only make a deny miss: a trailing slash, a
-userinfo part, a fragment, a trailing dot on the host. It never splits one
-resource into two, so normalising can only widen a deny, never loosen it.
+port, percent-encoding of unreserved characters, dot segments) get the same key,
+and so do the spellings the WHATWG URL standard (browsers, Node's ``new URL``)
+reads alike: ``http:api``, ``http:/api`` and ``http:///api`` all mean
+``http://api/`` for its special schemes. ``urn:`` and the namespace id compare
+without case (RFC 8141). The key also drops what could only make a deny miss:
+a trailing slash, a fragment, a trailing dot on the host, URN r/q/f components.
+It never splits one resource into two, so normalising can only widen a deny,
+never loosen it.
+
+Some values name no single resource, and a server could read them as another
+one: a port that is no number from 0 to 65535 (``:65616`` wraps to 80 in
+16-bit parsers, ``:80:80`` splits either way) and a userinfo part (RFC 9110
+4.2.4 forbids it in http(s) URIs; it also carries passwords into logs).
+:func:`audience_key` raises :class:`ValueError` for those, and the request is
+refused as ``invalid_request``.
 """
 
 from __future__ import annotations
@@ -23,6 +34,8 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443", "ftp": "21"}
+# WHATWG URL "special schemes" whose authority may follow any number of slashes ("file" has its own rules).
+_SPECIAL = frozenset(_DEFAULT_PORTS)
 
 
 def is_uri_text(value: str) -> bool:
@@ -68,24 +81,40 @@ def audience_key(value: str) -> str:
 
     Absolute URIs are normalised as the module docstring says; a value with no
     scheme (an opaque API identifier) is compared as written, percent-encoding
-    aside.
+    aside. Raises :class:`ValueError` (whose text never quotes ``value``) for
+    a bad port or a userinfo part.
     """
     scheme, authority, path, query, _fragment = _SPLIT.fullmatch(value).groups()  # type: ignore[union-attr]
     if scheme is None or _SCHEME.fullmatch(scheme) is None:
         return _normalize_percent(value).rstrip("/")
     scheme = scheme.lower()
+    if scheme in _SPECIAL and (authority is None or authority == ""):
+        # WHATWG: after a special scheme, slashes are optional and any number of them is one "//".
+        rest = value[len(scheme) + 1:].lstrip("/")
+        _, authority, path, query, _fragment = _SPLIT.fullmatch("x://" + rest).groups()  # type: ignore[union-attr]
+    if scheme == "urn" and authority is None:
+        nid, colon, nss = path.partition(":")
+        return "urn:" + nid.lower() + colon + _normalize_percent(nss).rstrip("/")  # RFC 8141 3.1: no r/q/f
     key = scheme + ":"
     if authority is not None:
-        hostport = authority.rpartition("@")[2]
+        userinfo, at, hostport = authority.rpartition("@")
+        if at:
+            raise ValueError("holds a userinfo part, which may carry a password")
         if hostport.startswith("["):
             host, _, rest = hostport.partition("]")
             host += "]"
-            port = rest[1:] if rest.startswith(":") else rest
+            if rest and not rest.startswith(":"):
+                raise ValueError("has text after an IP literal that is not a port")
+            port = rest[1:]
         else:
             host, _, port = hostport.partition(":")
         host = _normalize_percent(host).lower().rstrip(".")
-        if port.isdigit() and port.isascii():  # compared as text: int() of a huge port raises
-            port = port.lstrip("0") or "0"
+        if port:
+            if not (port.isascii() and port.isdigit()):
+                raise ValueError("has a port that is not a number")
+            port = port.lstrip("0") or "0"  # compared as text: int() of a 5000-digit port raises
+            if len(port) > 5 or int(port) > 65535:
+                raise ValueError("has a port above 65535")
             port = "" if port == _DEFAULT_PORTS.get(scheme) else port
         key += "//" + host + (":" + port if port else "")
         path = _remove_dot_segments(_normalize_percent(path))
