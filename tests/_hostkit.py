@@ -94,8 +94,11 @@ def send_raw(port: int, raw: bytes, timeout: float = 10.0) -> Response:
 def raw_request(method: str, target: str, headers: dict[str, str] | None = None, body: bytes = b"",
                 chunked: bool = False) -> bytes:
     """Raw HTTP/1.1 request bytes; ``chunked`` sends the body in several chunks."""
-    lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
-    for name, value in (headers or {}).items():
+    headers = headers or {}
+    lines = [f"{method} {target} HTTP/1.1", "Connection: close"]
+    if not any(name.lower() == "host" for name in headers):  # RFC 9112 3.2: exactly one Host
+        lines.insert(1, "Host: 127.0.0.1")
+    for name, value in headers.items():
         lines.append(f"{name}: {value}")
     if chunked:
         lines.append("Transfer-Encoding: chunked")

@@ -959,6 +959,24 @@ def test_malformed_chunked_bodies_are_invalid(decide, raw):
     assert (decision.error, rules) == ("invalid_request", []), request.problem
 
 
+@pytest.mark.parametrize("raw", [
+    HEAD + b"Host: evil.example\r\nContent-Length: %d\r\n\r\n" % len(BODY) + BODY,       # two Host lines
+    HEAD + b"host: login.example.com\r\nContent-Length: %d\r\n\r\n" % len(BODY) + BODY,  # even the same
+    HEAD.replace(b"Host: login.example.com\r\n", b"") + b"Content-Length: %d\r\n\r\n" % len(BODY) + BODY,
+])
+def test_host_fields_other_than_exactly_one_in_http_1_1_are_invalid(decide, raw):
+    # RFC 9112 3.2: a server MUST answer 400; two Hosts could route to one tenant and authorize for another.
+    request, decision, rules = decide(raw)
+    assert (decision.error, decision.status, rules) == ("invalid_request", 400, []), request.problem
+    assert "Host" in request.problem
+
+
+def test_an_http_1_0_request_may_omit_host(decide):
+    raw = (HEAD.replace(b"HTTP/1.1", b"HTTP/1.0").replace(b"Host: login.example.com\r\n", b"")
+           + b"Content-Length: %d\r\n\r\n" % len(BODY) + BODY)
+    expect(decide, raw, "deny", "client-deny", client_id=DENIED, audiences=(BILLING,))
+
+
 def test_a_body_past_the_limit_is_413(decide):
     big = b"a=" + b"x" * (70 * 1024)
     _, decision, _ = decide(post(big))

@@ -107,6 +107,13 @@ def parse_http(raw: bytes, limits: Limits) -> tuple[str, str, Headers, bytes]:
         if _FIELD_VALUE.fullmatch(value) is None:
             raise RequestError(f"header {name.lower()} holds a control character")
         headers.append((name.lower(), value))
+    hosts = sum(1 for name, _ in headers if name == "host")
+    # RFC 9112 3.2: a server MUST answer 400 to a request with more than one Host line, or none in HTTP/1.1;
+    # two hosts could route the request to one tenant and authorize it for another.
+    if hosts > 1:
+        raise RequestError("the request has more than one Host header field")
+    if hosts == 0 and _version == "1.1":
+        raise RequestError("the HTTP/1.1 request has no Host header field")
     return method, target, headers, _body(headers, rest, limits, _version)
 
 
