@@ -8,13 +8,14 @@ imported, so the file must never appear.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from helpers import cli
-from helpers.paths import DEFAULT_RULES
+from helpers.paths import AUTHRULES, DEFAULT_RULES
 from helpers.plugins import BROKEN_PLUGIN, MARKER_PLUGIN, site_dist
 from helpers.wire import get, post
 
@@ -74,6 +75,33 @@ def test_eval_unreadable_file_exits_2_and_still_decides_the_others(files, tmp_pa
     assert f"cannot read request {path}" in result.stderr
     alone = cli.run(["eval", "--config", DEFAULT_RULES, path])
     assert alone.returncode == 2 and alone.stdout == ""
+
+
+def test_eval_stdin_given_twice_is_a_usage_error(files):
+    result = cli.run(["eval", "--config", DEFAULT_RULES, "-", files["allowed"], "-"], stdin=ALLOWED)
+    assert result.returncode == 2 and result.stdout == "", result.describe()
+    assert "'-' (stdin) may be given once" in result.stderr
+
+
+def test_eval_reads_no_more_of_stdin_than_the_limits_need():
+    """An endless stdin (a stuck pipe, /dev/zero) is cut at the limits and refused, not read forever."""
+    with open("/dev/zero", "rb") as zero:
+        proc = subprocess.run([str(AUTHRULES), "eval", "--config", str(DEFAULT_RULES), "-"], stdin=zero,
+                              capture_output=True, env=cli.clean_env(), timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    decision = json.loads(proc.stdout)
+    assert (decision["outcome"], decision["error"]) == ("deny", "invalid_request")
+
+
+def test_eval_into_a_closed_pipe_ends_quietly(files):
+    """`authrules eval many.http | head -1`: the reader leaves; no traceback, no 'Exception ignored'."""
+    proc = subprocess.Popen([str(AUTHRULES), "eval", "--config", str(DEFAULT_RULES), "--log-level", "error",
+                             *[str(files["allowed"])] * 20000], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=cli.clean_env())
+    assert proc.stdout is not None and proc.stdout.readline().startswith(b"{")
+    proc.stdout.close()
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and stderr == b"", stderr.decode()
 
 
 @pytest.mark.parametrize("args", [[], ["eval"], ["eval", "--log-format", "xml", "-"], ["frobnicate"],
@@ -236,6 +264,16 @@ def test_autoload_off_imports_no_entry_point_plugin(marker, switch):
                     env=env)
     assert named.returncode == 0 and "2. deny-client" in named.stdout, named.describe()
     assert not marker[1].exists(), "autoload is off, yet the marker plugin was imported"
+
+
+@pytest.mark.parametrize("command", ["check", "eval", "plugins"])
+def test_a_plugin_named_with_p_that_is_not_installed_is_an_error(command, files):
+    """Like pytest's -p: naming a plugin that no distribution provides is a mistake to report, not a no-op."""
+    args = [command, "--config", DEFAULT_RULES, "--no-autoload", "-p", "audience-deny", "-p", "no-such-plugin"]
+    result = cli.run(args + ([files["allowed"]] if command == "eval" else []))
+    assert result.returncode == 2 and result.stdout == "", result.describe()
+    assert "plugin 'no-such-plugin' is asked for with -p but no installed distribution provides it" in result.stderr
+    assert "<config>" not in result.stderr
 
 
 def test_the_cli_runs_from_any_directory_with_python_m(tmp_path):

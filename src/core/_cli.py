@@ -82,11 +82,13 @@ def _eval(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for name in args.requests:
         try:
+            # Past the limits the request is refused anyway: read no more than enough to tell.
+            most = runner.limits.max_body_bytes + runner.limits.max_header_bytes + 1024
             if name == "-":
-                raw = sys.stdin.buffer.read()
+                raw = sys.stdin.buffer.read(most)
             else:
                 with open(name, "rb") as handle:
-                    raw = handle.read(runner.limits.max_body_bytes + runner.limits.max_header_bytes + 1024)
+                    raw = handle.read(most)
         except OSError as exc:
             _error(f"cannot read request {name}: {exc.strerror or exc}")
             status = EXIT_ERROR
@@ -199,9 +201,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_usage(sys.stderr)
         return EXIT_ERROR
+    if args.command == "eval" and args.requests.count("-") > 1:
+        _error("'-' (stdin) may be given once: stdin holds one request")
+        return EXIT_ERROR
     _configure_logging(args.log_format, args.log_level)
     try:
         return {"eval": _eval, "check": _check, "plugins": _plugins}[args.command](args)
     except ConfigError as exc:
         _error(str(exc))
+        return EXIT_ERROR
+    except BrokenPipeError:  # `authrules eval ... | head`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not raise again
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: exit 2, name the type, never echo values
+        _error(f"unexpected {type(exc).__name__} (a bug in authrules or a plugin; rerun with "
+               "--log-level debug and report it)")
         return EXIT_ERROR

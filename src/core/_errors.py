@@ -33,6 +33,12 @@ class ConfigError(AuthrulesError):
 class PluginError(ConfigError):
     """A plugin cannot be used: it failed to import, or clashes with another."""
 
+    def __init__(self, problem: str, *, path: str | None = None, rule: str | None = None,
+                 line: int | None = None) -> None:
+        super().__init__(problem, path=path, rule=rule, line=line)
+        if path is None and rule is None:  # about the installed plugins, not about any config file
+            self.args = (problem,)
+
 
 class RequestError(AuthrulesError):
     """A request is malformed or ambiguous; it is answered ``invalid_request``.

@@ -100,6 +100,7 @@ class Plugins:
             return
         self._loaded = True
         seen: set[tuple[str, str]] = set()
+        named: set[str] = set()
         allowed: list[tuple[metadata.EntryPoint, str | None, str | None]] = []
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             dist = ep.dist.metadata["Name"] if ep.dist is not None else None
@@ -108,6 +109,7 @@ class Plugins:
                 continue
             seen.add((ep.name, ep.value))
             names = {_norm(ep.name)} | ({_norm(dist)} if dist else set())
+            named |= names
             status = None
             if names & self.block:
                 status = "blocked"
@@ -121,6 +123,10 @@ class Plugins:
                 self._infos[ep.name] = PluginInfo(ep.name, dist, version, status)
                 continue
             allowed.append((ep, dist, version))
+        missing = sorted(self.load_names - named - {_norm(n) for n, _ in self._pm.list_name_plugin()})
+        if missing:  # like pytest's -p: a plugin asked for by name that is not there is an error, not a no-op
+            raise PluginError(f"plugin {missing[0]!r} is asked for with -p but no installed distribution "
+                              f"provides it in the {ENTRY_POINT_GROUP!r} entry point group")
         by_name: dict[str, list[str]] = {}
         for ep, dist, version in allowed:
             by_name.setdefault(ep.name, []).append(f"{dist} {version}" if dist else ep.value)
