@@ -1,15 +1,16 @@
 """The per-request path of ``Runner.evaluate`` after its speed work (issue 5): same answers, same events.
 
-``evaluate`` builds decisions without ``Decision.__init__`` and walks
-``Pipeline.plan`` instead of ``Pipeline.steps``; these tests pin that both
-give exactly what the plain code gave. No timing here: speed lives in
+``evaluate`` builds decisions with ``tuple.__new__`` rather than
+``Decision(...)``, walks ``Pipeline.plan`` instead of ``Pipeline.steps`` and
+skips the decision event when the host filters INFO out; these tests pin that
+each gives exactly what the plain code gave. No timing here: speed lives in
 benchmarks/ (``make bench``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import FrozenInstanceError, dataclass
+import asyncio
+from dataclasses import dataclass
 
 import pytest
 
@@ -24,33 +25,24 @@ VALUES = ("deny", "id-1", "r", "t", 401, "unauthorized", "no", "c1", ("https://a
           ("openid", "email"), "token", "client_credentials")
 
 
-def test_the_fast_builder_makes_the_same_frozen_decision():
-    built = runner_module._new_decision(*VALUES)
+def test_the_fast_builder_makes_the_same_immutable_decision():
+    built = runner_module._new(Decision, VALUES)
     plain = Decision(*VALUES)
     assert type(built) is Decision
-    assert built == plain and hash(built) == hash(plain)
-    assert dataclasses.astuple(built) == VALUES
-    with pytest.raises(FrozenInstanceError):
+    assert built == plain and hash(built) == hash(plain) and tuple(built) == VALUES
+    assert built._asdict()["grant_type"] == "client_credentials" and built.allowed is False
+    with pytest.raises(AttributeError):
         built.outcome = "allow"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        built.extra = 1  # type: ignore[attr-defined]
+    assert built._replace(outcome="allow").allowed and built.outcome == "deny"
 
 
-def test_the_builder_falls_back_to_the_constructor_when_decision_changes(monkeypatch):
-    @dataclass(frozen=True, slots=True)
-    class Checked:
-        outcome: str
-
-        def __post_init__(self) -> None:
-            raise AssertionError("must run")
-
-    monkeypatch.setattr(runner_module, "Decision", Checked)
-    assert runner_module._decision_builder() is Checked
-
-    @dataclass(frozen=True, slots=True)
-    class Wider(Decision):  # one field more than the builder knows
-        extra: str = ""
-
-    monkeypatch.setattr(runner_module, "Decision", Wider)
-    assert runner_module._decision_builder() is Wider
+def test_decision_keyword_construction_and_defaults():
+    decision = Decision(outcome="allow", decision_id="x-1", client_id="c")
+    assert (decision.rule, decision.status, decision.scopes, decision.grant_type) == (None, 200, (), None)
+    assert list(decision.to_dict()) == ["outcome", "rule", "rule_type", "status", "error", "error_description",
+                                        "client_id", "audiences", "scopes", "decision_id"]
 
 
 def _never(request, settings):
@@ -117,3 +109,45 @@ def test_malformed_and_foreign_limit_requests_still_get_invalid_request():
     assert events.rule_order() == []
     # The same request under the runner's own limits object is not re-checked, and the rules run.
     assert runner.evaluate(runner.parse(ALLOWED.replace(b"&audience=https%3A%2F%2Fapi.example.com", b""))).allowed
+
+
+class _Raises:
+    @hookimpl
+    def authrules_rule_types(self):
+        def broken(request, settings):
+            raise RuntimeError("boom")
+        return [RuleType("broken", broken)]
+
+
+@pytest.mark.parametrize("level,wanted", [(10, ["authrules.rule"] * 3 + ["authrules.decision"]),
+                                          (20, ["authrules.decision"]), (30, []), (40, [])])
+def test_events_below_the_hosts_level_are_not_made_and_the_rest_still_are(level, wanted):
+    """evaluate asks the logger which levels it wants; a failing rule's ERROR event is logged at any of these."""
+    log, events = capturing_logger(level)
+    runner = _runner(log)
+    for evaluate in (runner.evaluate, lambda r: asyncio.run(runner.evaluate_async(r))):
+        events.clear()
+        assert evaluate(Request.from_http(ALLOWED)).allowed
+        assert [e["event"] for e in events] == wanted
+    broken = Runner.from_dict({"rules": [{"name": "b", "type": "broken"}]}, plugins=[_Raises()], autoload=False,
+                              logger=log)
+    events.clear()
+    decision = broken.evaluate(Request.from_http(ALLOWED))
+    assert (decision.outcome, decision.error) == ("deny", "server_error")
+    assert [(e["event"], e["level"]) for e in events] == [("authrules.rule", "error")] + (
+        [("authrules.decision", "info")] if level <= 20 else [])
+
+
+def test_a_logger_without_is_enabled_for_gets_every_event():
+    events = []
+
+    class Plain:  # e.g. a logger a host passes with no level introspection
+        def debug(self, event, **kw):
+            events.append(("debug", event))
+
+        def info(self, event, **kw):
+            events.append(("info", event))
+
+    runner = _runner(Plain())
+    runner.evaluate(Request.from_http(ALLOWED))
+    assert events == [("debug", "authrules.rule")] * 3 + [("info", "authrules.decision")]

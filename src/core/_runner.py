@@ -17,7 +17,7 @@ import os
 import threading
 import traceback
 from contextvars import ContextVar
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter_ns
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
@@ -39,7 +39,7 @@ __all__ = ["Runner", "Step", "current_decision_id", "ENV_CONFIG"]
 
 ENV_CONFIG = "AUTHRULES_CONFIG"
 INLINE, THREAD, ASYNC = 0, 1, 2
-_DEBUG = 10
+_DEBUG, _INFO = 10, 20
 _DECISION_ID: ContextVar[str | None] = ContextVar("authrules_decision_id", default=None)
 
 _FAILED = Deny("server_error", "a rule failed, so the request is denied", 500)
@@ -64,37 +64,9 @@ def current_decision_id() -> str | None:
     return _DECISION_ID.get()
 
 
-def _decision_builder() -> Callable[..., Decision]:
-    """What ``_decide`` calls to build a ``Decision`` from its 13 values, in field order.
-
-    A frozen dataclass's ``__init__`` stores each field through
-    ``object.__setattr__``; profiling put that at over a third of a decision
-    with logging filtered (docs/performance.md). Storing the slots through
-    their descriptors builds the same object (same type, same values, still
-    frozen) in half the time. Should ``Decision`` gain a field or a
-    ``__post_init__``, this falls back to the constructor itself.
-    """
-    names = ("outcome", "decision_id", "rule", "rule_type", "status", "error", "error_description",
-             "client_id", "audiences", "scopes", "requested_scopes", "endpoint", "grant_type")
-    if tuple(f.name for f in fields(Decision)) != names or hasattr(Decision, "__post_init__"):
-        return Decision
-    new = object.__new__
-    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12 = (getattr(Decision, n).__set__ for n in names)
-
-    def build(outcome: str, decision_id: str, rule: str | None, rule_type: str | None, status: int,
-              error: str | None, error_description: str | None, client_id: str | None,
-              audiences: tuple[str, ...], scopes: tuple[str, ...], requested_scopes: tuple[str, ...],
-              endpoint: str | None, grant_type: str | None) -> Decision:
-        d = new(Decision)
-        s0(d, outcome), s1(d, decision_id), s2(d, rule), s3(d, rule_type), s4(d, status), s5(d, error)
-        s6(d, error_description), s7(d, client_id), s8(d, audiences), s9(d, scopes), s10(d, requested_scopes)
-        s11(d, endpoint), s12(d, grant_type)
-        return d
-
-    return build
-
-
-_new_decision = _decision_builder()
+#: ``Decision`` is a NamedTuple: ``_new(Decision, values)`` builds one without the keyword-argument
+#: handling of ``Decision(...)``, the cheapest way to make the one object every request returns.
+_new = tuple.__new__
 
 
 class Step(NamedTuple):
@@ -314,11 +286,22 @@ class Runner:
 
     # -- per request ----------------------------------------------------------------
 
-    def _begin(self, pipeline: Pipeline, request: Request) -> tuple[Any, bool, str, Any]:
+    def _begin(self) -> tuple[Any, Any, bool, str, Any]:
+        """``(log, said, trace, decision id, context token)`` for one request.
+
+        ``said`` is the logger for the INFO decision event, or None when the
+        host's logger filters INFO out: a filtered call with 14 keywords still
+        costs more than the rest of a two-rule decision, so it is not made.
+        ``trace`` says whether the DEBUG per-rule events are wanted. Both are
+        asked per request, so a host that reconfigures logging is honoured.
+        """
         did = f"{self._prefix}-{next(self._ids):x}"
         log = self._logger.bind() if self._lazy else self._logger
         enabled = getattr(log, "is_enabled_for", None)
-        return log, (enabled(_DEBUG) if enabled is not None else True), did, _DECISION_ID.set(did)
+        if enabled is None:
+            return log, log, True, did, _DECISION_ID.set(did)
+        said = log if enabled(_INFO) else None
+        return log, said, said is not None and enabled(_DEBUG), did, _DECISION_ID.set(did)
 
     def evaluate(self, request: Request) -> Decision:
         """Decide one request: run the rules in order, stop at the first deny."""
@@ -330,13 +313,17 @@ class Runner:
         did = f"{self._prefix}-{next(self._ids):x}"  # _begin, inlined on this path
         log = self._logger.bind() if self._lazy else self._logger
         enabled = getattr(log, "is_enabled_for", None)
-        trace = enabled(_DEBUG) if enabled is not None else True
+        if enabled is None:
+            said, trace = log, True
+        else:
+            said = log if enabled(_INFO) else None
+            trace = said is not None and enabled(_DEBUG)
         token = _DECISION_ID.set(did)
         try:
             if request.problem is not None or request.limits is not pipeline.limits:
                 problem = self._problem(request, pipeline)
                 if problem is not None:
-                    return self._decide(log, did, start, request, request.scopes, None,
+                    return self._decide(said, did, start, request, request.scopes, None,
                                         _invalid(*problem))
             scopes = request.scopes
             for name, rtype, call, settings, mode, timeout, skip, step in pipeline.plan:
@@ -367,11 +354,11 @@ class Runner:
                     if trace:
                         log.debug("authrules.rule", decision_id=did, rule=name, rule_type=rtype, result="deny",
                                   duration_us=(perf_counter_ns() - t0) // 1000)
-                    return self._decide(log, did, start, request, scopes, step, result)
+                    return self._decide(said, did, start, request, scopes, step, result)
                 deny = self._failed(log, did, step, result, request)
                 if deny is not None:
-                    return self._decide(log, did, start, request, scopes, step, deny)
-            return self._decide(log, did, start, request, scopes, None, None)
+                    return self._decide(said, did, start, request, scopes, step, deny)
+            return self._decide(said, did, start, request, scopes, None, None)
         finally:
             _DECISION_ID.reset(token)
 
@@ -379,11 +366,11 @@ class Runner:
         """Like ``evaluate``, awaiting ``async def`` rules and running blocking ones off the loop."""
         pipeline = self._pipeline
         start = perf_counter_ns()
-        log, trace, did, token = self._begin(pipeline, request)
+        log, said, trace, did, token = self._begin()
         try:
             problem = self._problem(request, pipeline)
             if problem is not None:
-                return self._decide(log, did, start, request, request.scopes, None,
+                return self._decide(said, did, start, request, request.scopes, None,
                                     _invalid(*problem))
             scopes = request.scopes
             for step in pipeline.steps:
@@ -433,11 +420,11 @@ class Runner:
                     if trace:
                         log.debug("authrules.rule", decision_id=did, rule=name, rule_type=rtype, result="deny",
                                   duration_us=(perf_counter_ns() - t0) // 1000)
-                    return self._decide(log, did, start, request, scopes, step, result)
+                    return self._decide(said, did, start, request, scopes, step, result)
                 deny = self._failed(log, did, step, result, request)
                 if deny is not None:
-                    return self._decide(log, did, start, request, scopes, step, deny)
-            return self._decide(log, did, start, request, scopes, None, None)
+                    return self._decide(said, did, start, request, scopes, step, deny)
+            return self._decide(said, did, start, request, scopes, None, None)
         finally:
             _DECISION_ID.reset(token)
 
@@ -498,24 +485,25 @@ class Runner:
             return None
         return _TIMED_OUT if kind == "timeout" else _FAILED
 
-    def _decide(self, log: Any, did: str, start: int, request: Request, scopes: tuple[str, ...],
+    def _decide(self, said: Any, did: str, start: int, request: Request, scopes: tuple[str, ...],
                 step: Step | None, deny: Deny | None) -> Decision:
+        """Build the decision and log it (``said`` is None when the host filters INFO out)."""
         client_id, audiences, requested = request.client_id, request.audiences, request.scopes
         endpoint, grant_type = request.endpoint, request.grant_type
         if deny is None:
-            decision = _new_decision("allow", did, None, None, 200, None, None, client_id, audiences, scopes,
-                                     requested, endpoint, grant_type)
-            log.info("authrules.decision", decision_id=did, outcome="allow", rule=None, rule_type=None, status=200,
-                     error=None, error_description=None, client_id=client_id, audiences=audiences,
-                     scopes_requested=requested, scopes_granted=scopes, endpoint=endpoint, grant_type=grant_type,
-                     duration_us=(perf_counter_ns() - start) // 1000)
-            return decision
+            if said is not None:
+                said.info("authrules.decision", decision_id=did, outcome="allow", rule=None, rule_type=None,
+                          status=200, error=None, error_description=None, client_id=client_id,
+                          audiences=audiences, scopes_requested=requested, scopes_granted=scopes,
+                          endpoint=endpoint, grant_type=grant_type, duration_us=(perf_counter_ns() - start) // 1000)
+            return _new(Decision, ("allow", did, None, None, 200, None, None, client_id, audiences, scopes,
+                                   requested, endpoint, grant_type))
         rule, rule_type = (step.name, step.type) if step else (None, None)
         status, error, description = deny.status, deny.error, deny.description
-        decision = _new_decision("deny", did, rule, rule_type, status, error, description, client_id, audiences,
-                                 scopes, requested, endpoint, grant_type)
-        log.info("authrules.decision", decision_id=did, outcome="deny", rule=rule, rule_type=rule_type,
-                 status=status, error=error, error_description=description, client_id=client_id,
-                 audiences=audiences, scopes_requested=requested, scopes_granted=(), endpoint=endpoint,
-                 grant_type=grant_type, duration_us=(perf_counter_ns() - start) // 1000)
-        return decision
+        if said is not None:
+            said.info("authrules.decision", decision_id=did, outcome="deny", rule=rule, rule_type=rule_type,
+                      status=status, error=error, error_description=description, client_id=client_id,
+                      audiences=audiences, scopes_requested=requested, scopes_granted=(), endpoint=endpoint,
+                      grant_type=grant_type, duration_us=(perf_counter_ns() - start) // 1000)
+        return _new(Decision, ("deny", did, rule, rule_type, status, error, description, client_id, audiences,
+                               scopes, requested, endpoint, grant_type))
