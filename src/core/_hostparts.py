@@ -124,7 +124,10 @@ def content_length_problem(text: str | None, limits: Limits) -> tuple[int | None
     text = text.strip(" \t")
     if not (text.isascii() and text.isdigit()):
         return None, RequestError("the Content-Length header is not a number")
-    length = int(text)
+    digits = text.lstrip("0") or "0"
+    if len(digits) > 18:  # past any limit; and int() refuses a string of over 4,300 digits with ValueError
+        return None, RequestError("the request body is too large", 413)
+    length = int(digits)
     if length > limits.max_body_bytes:
         return length, RequestError("the request body is too large", 413)
     return length, None
