@@ -344,7 +344,7 @@ def call(app: Any, environ: dict[str, Any]) -> tuple[str, dict[str, str], bytes]
 
 
 # 4,401 digits: past the 4,300 that int() converts, so a length read with int() alone raised ValueError.
-@pytest.mark.parametrize("declared", [str(10 ** 9), "1" + "0" * 30, "0" * 4400 + "5", "9" * 4401])
+@pytest.mark.parametrize("declared", [str(10 ** 9), "1" + "0" * 30, "0" * 4400 + "9" * 30, "9" * 4401])
 def test_body_past_content_length_limit_is_never_read(seed: Runner, declared: str) -> None:
     stream = CountingInput()
     status, headers, body = call(AuthrulesMiddleware(report_app, seed, token_paths=["/oauth/token"]),
@@ -352,6 +352,14 @@ def test_body_past_content_length_limit_is_never_read(seed: Runner, declared: st
     assert status.startswith("413")
     assert json.loads(body)["error"] == "invalid_request"
     assert stream.bytes_read == 0
+
+
+def test_a_content_length_with_thousands_of_leading_zeros_is_its_value(seed: Runner) -> None:
+    body = b"grant_type=client_credentials&client_id=" + GOOD_CLIENT.encode()
+    status, _, _ = call(AuthrulesMiddleware(report_app, seed, token_paths=["/oauth/token"]),
+                        environ_for("/oauth/token", io.BytesIO(body), CONTENT_LENGTH="0" * 4400 + str(len(body)),
+                                    CONTENT_TYPE="application/x-www-form-urlencoded"))
+    assert status.startswith("401")  # read and decided: the seed rules deny a request with no audience
 
 
 def test_unterminated_body_is_read_one_byte_past_the_limit_at_most() -> None:
