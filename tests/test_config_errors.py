@@ -63,7 +63,16 @@ CASES = {
     "missing-type": (second('name = "deny-client"\n'), ["deny-client", "missing key 'type'"]),
     "mistyped-rule-key": (second('name = "deny-client"\ntype = "client-deny"\nenabled = "no"\n'
                                  '[rules.settings]\nclients = ["x"]\n'),
-                          ["deny-client", "'enabled'", "boolean", "string"]),
+                          ["deny-client", "'enabled'", "a boolean", "string"]),
+    "mistyped-timeout": (second('name = "deny-client"\ntype = "client-deny"\ntimeout_ms = "50"\n'),
+                         ["deny-client", "'timeout_ms' must be an integer, got string"]),
+    # A deadline past what the thread and asyncio timeouts can wait for once loaded, then failed every request.
+    "timeout-too-long": (second('name = "deny-client"\ntype = "client-deny"\ntimeout_ms = 9999999999999999\n'
+                                '[rules.settings]\nclients = ["x"]\n'),
+                         ["deny-client", "'timeout_ms' must be an integer from 1 to 3600000"]),
+    "timeout-zero": (second('name = "deny-client"\ntype = "client-deny"\ntimeout_ms = 0\n'
+                            '[rules.settings]\nclients = ["x"]\n'),
+                     ["deny-client", "'timeout_ms' must be an integer from 1 to 3600000"]),
 }
 
 
@@ -122,6 +131,9 @@ def test_toml_syntax_error_names_the_line(tmp_path, request_file, toml, line, fr
     ("", ["no [[rules]]"]),
     ('title = "x"\n', ["unknown top-level key 'title'"]),
     (GOOD_FIRST + "[limits]\nmax_body_bytes = -1\n", ["[limits]", "max_body_bytes"]),
+    (GOOD_FIRST + "[limits]\nrule_timeout_ms = 99999999999\n", ["[limits]", "rule_timeout_ms", "at most 3600000"]),
+    # tomli reads nested arrays recursively: 5,000 levels raised RecursionError with a traceback.
+    (GOOD_FIRST + "x = " + "[" * 5000 + "]" * 5000 + "\n", ["nested too deeply"]),
     (GOOD_FIRST.replace("[[rules]]\n", '[[rules]]\nenabled = false\n', 1), ["every rule is disabled"]),
 ])
 def test_whole_file_problems_name_the_file(tmp_path, request_file, toml, fragments):
@@ -139,6 +151,10 @@ def test_missing_or_unreadable_config(tmp_path, request_file):
             result = cli.run(args)
             assert result.returncode == 2 and result.stdout == "", result.describe()
             assert str(config) in result.stderr and "cannot read the config" in result.stderr
+    bom = tmp_path / "bom.toml"  # Windows editors write a UTF-8 byte order mark: it is not TOML text
+    bom.write_bytes(b"\xef\xbb\xbf" + GOOD_FIRST.encode())
+    result = cli.run(["check", "--config", bom])
+    assert result.returncode == 0 and "deny-todo-api" in result.stdout, result.describe()
     binary = tmp_path / "binary.toml"
     binary.write_bytes(b"\xff\xfe[[rules]]")
     result = cli.run(["check", "--config", binary])

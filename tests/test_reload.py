@@ -59,6 +59,7 @@ BROKEN = [
     '[[rules]]\nname = "x"\ntype = "no-such-type"\n',
     '[[rules]]\nname = "x"\ntype = "client-deny"\n[rules.settings]\nclients = "CLIENT_ID"\n',
     "# nothing\n",
+    '[[rules]]\nname = "x"\ntype = "client-deny"\n[rules.settings]\nclients = ' + "[" * 5000 + "]" * 5000 + "\n",
 ]
 
 
@@ -185,6 +186,24 @@ def test_reload_from_a_broken_file_keeps_the_old_decisions(tmp_path: Path) -> No
                                                                         before.status)
     path.unlink()
     assert runner.reload() is False  # a missing file is broken too
+
+
+def test_reload_keeps_the_old_pipeline_whatever_loading_raises(tmp_path: Path, monkeypatch) -> None:
+    import authrules._runner as runner_module
+
+    path = tmp_path / "rules.toml"
+    path.write_text(versioned_toml(3))
+    logger, events = _capture()
+    runner = Runner.from_toml(path, logger=logger, plugins=[Narrow()])
+    steps = runner.steps
+
+    def explode(_path: Any) -> Any:
+        raise RuntimeError("a bug somewhere below load_config")
+
+    monkeypatch.setattr(runner_module, "load_config", explode)
+    assert runner.reload() is False and runner.steps is steps
+    failed = [e for e in events if e["event"] == "authrules.reload_failed"]
+    assert failed and "unexpected RuntimeError" in failed[-1]["error"] and "bug somewhere" not in failed[-1]["error"]
 
 
 def test_config_watcher_reloads_on_change_only(tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ def load_config(path: str | Path) -> Config:
     """Read and check a rules.toml file."""
     shown = str(path)
     try:
-        text = Path(path).read_bytes().decode("utf-8")
+        text = Path(path).read_bytes().decode("utf-8-sig")  # a BOM, as Windows editors write it, is not text
     except OSError as exc:
         raise ConfigError(f"cannot read the config: {exc.strerror or exc}", path=shown) from None
     except UnicodeDecodeError:
@@ -67,6 +67,8 @@ def load_config(path: str | Path) -> Config:
         col = getattr(exc, "colno", None)
         raise ConfigError(f"TOML syntax error: {msg}" + (f" (column {col})" if col else ""),
                           path=shown, line=line) from None
+    except RecursionError:  # tomli parses nested arrays and inline tables recursively
+        raise ConfigError("arrays or inline tables are nested too deeply", path=shown) from None
     return parse_config(data, shown, text)
 
 
@@ -106,6 +108,15 @@ def _rule_lines(text: str | None, count: int) -> list[int]:
 def _type_name(value: Any) -> str:
     return {str: "string", int: "integer", float: "float", bool: "boolean", list: "array",
             dict: "table"}.get(type(value), type(value).__name__)
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
+
+
+#: The longest deadline a rule may be given: past it a request would wait longer than any client does,
+#: and the thread and asyncio timeouts behind it overflow long before the integers TOML allows.
+MAX_TIMEOUT_MS = 3_600_000
 
 
 def parse_config(data: dict[str, Any], path: str = "<config>", text: str | None = None) -> Config:
@@ -148,11 +159,11 @@ def parse_config(data: dict[str, Any], path: str = "<config>", text: str | None 
                     "description": str}
         for key, kind in expected.items():
             if key in raw and type(raw[key]) is not kind:
-                raise fail(f"{key!r} must be a {_type_name(kind())}, got {_type_name(raw[key])}")
+                raise fail(f"{key!r} must be {_a(_type_name(kind()))}, got {_type_name(raw[key])}")
         if "type" not in raw:
             raise fail("missing key 'type'")
-        if "timeout_ms" in raw and raw["timeout_ms"] < 1:
-            raise fail("'timeout_ms' must be a positive integer")
+        if "timeout_ms" in raw and not 1 <= raw["timeout_ms"] <= MAX_TIMEOUT_MS:
+            raise fail(f"'timeout_ms' must be an integer from 1 to {MAX_TIMEOUT_MS} (one hour)")
         if raw.get("on_error", "deny") not in ("deny", "skip"):
             raise fail("'on_error' must be \"deny\" or \"skip\"")
         rules.append(RuleConfig(name=name, type=raw["type"], settings=raw.get("settings", {}),
@@ -171,6 +182,8 @@ def _limits(raw: Any, path: str) -> Limits:
             raise ConfigError(f"[limits]: unknown key {key!r} (allowed: {', '.join(sorted(known))})", path=path)
         if type(value) is not int or value < 1:
             raise ConfigError(f"[limits]: {key!r} must be a positive integer", path=path)
+        if key == "rule_timeout_ms" and value > MAX_TIMEOUT_MS:
+            raise ConfigError(f"[limits]: 'rule_timeout_ms' must be at most {MAX_TIMEOUT_MS} (one hour)", path=path)
     return Limits(**raw) if raw else DEFAULT_LIMITS
 
 

@@ -230,6 +230,10 @@ class Runner:
             except ConfigError as exc:
                 self._logger.error("authrules.reload_failed", error=escape_control(str(exc)))
                 return False
+            except Exception as exc:  # noqa: BLE001 - whatever a new file or plugin does, the old pipeline stays
+                self._logger.error("authrules.reload_failed", error=f"unexpected {type(exc).__name__} "
+                                   "while loading the config (a bug in authrules or a plugin)")
+                return False
             if self._sync_only and pipeline.async_rules:
                 self._logger.error("authrules.reload_failed", error=escape_control(str(self._async_error(pipeline))))
                 return False
