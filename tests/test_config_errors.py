@@ -192,6 +192,16 @@ def test_a_needed_plugin_that_fails_to_import_in_process(tmp_path, broken_site, 
     assert "authrules_no_such_dependency" in str(caught.value) and caught.value.rule == "'uses-broken'"
 
 
+def test_a_typo_beside_a_plugin_that_failed_is_called_unknown_and_names_the_failure(tmp_path, broken_site):
+    config = tmp_path / "rules.toml"
+    config.write_text(second('name = "deny-client"\ntype = "client-denyy"\n'))
+    result = cli.run(["check", "--config", config], env=cli.clean_env(PYTHONPATH=str(broken_site)))
+    assert result.returncode == 2, result.describe()
+    _check_message(result.stderr, config, ["deny-client", "unknown rule type 'client-denyy' (available: "
+                                           "audience-deny, client-deny)", "plugin 'broken'",
+                                           "authrules_no_such_dependency"], SECOND_LINE)
+
+
 def test_an_unneeded_plugin_that_fails_to_import_is_a_warning(tmp_path, broken_site, request_file, monkeypatch):
     config = tmp_path / "rules.toml"
     config.write_text(GOOD_FIRST)

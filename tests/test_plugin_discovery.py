@@ -40,6 +40,23 @@ def test_two_entry_point_plugins_with_one_rule_type_name_is_an_error_naming_both
     assert listing.returncode == 2 and "acme-rules" in listing.stdout and "provided twice" in listing.stderr
 
 
+def test_the_clash_names_the_config_being_loaded_and_plugins_still_lists_each_plugins_types(clash_site, tmp_path):
+    result = cli.run(["check", "--config", DEFAULT_RULES], env=cli.clean_env(PYTHONPATH=str(clash_site)))
+    assert f"{DEFAULT_RULES}: rule type 'client-deny' is provided twice" in result.stderr, result.describe()
+    listing = cli.run(["plugins"], env=cli.clean_env(PYTHONPATH=str(clash_site)))
+    rows = {line.split()[0]: line for line in listing.stdout.splitlines()}
+    assert "rule types: audience-deny" in rows["audience-deny"] and "rule types: client-deny" in rows["acme-rules"]
+
+
+def test_one_plugin_offering_a_name_twice_is_named_once():
+    twice = types_plugin(("dupe", passing, None), ("dupe", passing, None))
+    with pytest.raises(PluginError) as caught:
+        Runner.from_dict({"rules": [{"name": "r", "type": "dupe"}]}, logger=capturing_logger()[0],
+                         plugins=[(twice, "selfclash")], autoload=False)
+    assert "rule type 'dupe' is provided twice by plugin 'selfclash' (in-process)" in str(caught.value)
+    assert "<config>: " in str(caught.value)  # a config given in-process
+
+
 def test_the_clash_is_an_error_even_when_no_rule_uses_the_type(clash_site, tmp_path):
     config = tmp_path / "rules.toml"
     config.write_text('[[rules]]\nname = "a"\ntype = "audience-deny"\n[rules.settings]\ndeny_missing = true\n')

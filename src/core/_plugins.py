@@ -172,6 +172,7 @@ class Plugins:
         if self._rule_types is not None:
             return self._rule_types
         found: dict[str, tuple[RuleType, str]] = {}
+        clashes: list[str] = []
         for impl in self._pm.hook.authrules_rule_types.get_hookimpls():
             name = impl.plugin_name
             info = self._infos.get(name) or PluginInfo(name, None, None, "loaded", source="in-process")
@@ -183,14 +184,17 @@ class Plugins:
             except Exception as exc:  # noqa: BLE001
                 self._infos[name] = replace(info, status="failed", error=f"{type(exc).__name__}: {exc}")
                 continue
+            self._infos[name] = info = replace(info, rule_types=tuple(sorted({r.name for r in contributed})))
             for rule_type in contributed:
                 if rule_type.name in found:
-                    other = self._infos[found[rule_type.name][1]]
-                    this = self._infos.get(name, info)
-                    raise PluginError(f"rule type {rule_type.name!r} is provided twice: by "
-                                      f"{other.describe()} and by {this.describe()}")
+                    other = found[rule_type.name][1]
+                    clashes.append(f"rule type {rule_type.name!r} is provided twice by {info.describe()}"
+                                   if other == name else f"rule type {rule_type.name!r} is provided twice: by "
+                                   f"{self._infos[other].describe()} and by {info.describe()}")
+                    continue
                 found[rule_type.name] = (rule_type, name)
-            self._infos[name] = replace(info, rule_types=tuple(sorted(r.name for r in contributed)))
+        if clashes:  # every plugin was asked first, so `authrules plugins` still lists what each offers
+            raise PluginError("; ".join(clashes))
         self._rule_types = found
         return found
 

@@ -171,23 +171,26 @@ class Runner:
 
     def _build(self, config: Config) -> Pipeline:
         plugins = self._plugins(config)
-        types = plugins.rule_types()
+        try:
+            types = plugins.rule_types()
+        except PluginError as exc:  # a clash: say which config was being loaded
+            raise PluginError(exc.problem, path=config.path) from None
         steps: list[Step] = []
         for rule in config.rules:
             entry = types.get(rule.type)
             if entry is None:
-                failed = plugins.failures()
-                if failed:
-                    causes = "; ".join(f"{i.describe()} failed to import: {i.error}" for i in failed)
-                    raise PluginError(f"rule type {rule.type!r} is not available: {causes}",
-                                      path=config.path, rule=repr(rule.name), line=rule.line)
                 available = ", ".join(sorted(types)) or "none (no plugin is loaded)"
+                problem = f"unknown rule type {rule.type!r} (available: {available})"
+                failed = plugins.failures()
+                if failed:  # it may come from a plugin that could not load: name each, with its cause
+                    causes = "; ".join(f"{i.describe()}: {i.error}" for i in failed)
+                    raise PluginError(f"{problem}; it may be provided by a plugin that failed to load: {causes}",
+                                      path=config.path, rule=repr(rule.name), line=rule.line)
                 skipped = "; ".join(f"{i.describe()}: {SKIP_REASONS[i.status]}" for i in plugins.infos()
                                     if i.status in SKIP_REASONS)
                 if skipped:  # it may come from a plugin that policy kept from loading
-                    available += f"; not imported: {skipped}"
-                raise ConfigError(f"unknown rule type {rule.type!r} (available: {available})",
-                                  path=config.path, rule=repr(rule.name), line=rule.line)
+                    problem += f"; not imported: {skipped}"
+                raise ConfigError(problem, path=config.path, rule=repr(rule.name), line=rule.line)
             rule_type, provider = entry
             try:
                 settings = build_settings(rule_type.settings, rule.settings)
