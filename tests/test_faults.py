@@ -474,6 +474,14 @@ INSTALLED = {
     "hang": ('[[rules]]\nname = "faulty"\ntype = "fault-hang"\ntimeout_ms = 200\n', "temporarily_unavailable"),
     "sleep": ('[[rules]]\nname = "faulty"\ntype = "fault-sleep"\ntimeout_ms = 200\n[rules.settings]\n'
               'seconds = 30.0\n', "temporarily_unavailable"),
+    # A pure rule has no deadline in a host; the CLI's watchdog still stops it (budget: 1 s per rule + 1 s).
+    "inline-sleep": ('[[rules]]\nname = "faulty"\ntype = "fault-sleep-inline"\n[rules.settings]\n'
+                     'seconds = 30.0\n', "server_error"),
+    # async def rules: the CLI runs them with evaluate_async (it once refused the config with exit 2).
+    "async-sleep": ('[[rules]]\nname = "faulty"\ntype = "fault-async-sleep"\ntimeout_ms = 200\n'
+                    '[rules.settings]\nseconds = 30.0\n', "temporarily_unavailable"),
+    "async-garbage": ('[[rules]]\nname = "faulty"\ntype = "fault-garbage-async"\n[rules.settings]\n'
+                      'returns = "allow"\n', "server_error"),
 }
 
 

@@ -8,11 +8,14 @@ process, sending events to stderr so stdout holds only results.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import structlog
 
@@ -77,8 +80,44 @@ def _error(message: str) -> None:
     sys.stderr.write(f"authrules: error: {escape_control(message)}\n")
 
 
+class _Overtime(TimeoutError):
+    """Raised into a rule that runs past the whole pipeline's time budget (see ``_watchdog``)."""
+
+
+@contextlib.contextmanager
+def _watchdog(seconds: float) -> Iterator[None]:
+    """Interrupt this (main) thread after ``seconds``: a pure rule that hangs must not hang the command.
+
+    Pure rules run inline with no deadline (a host that distrusts one sets
+    ``timeout_ms`` on it). The CLI has one thread and nothing else to serve, so
+    it can afford an alarm: the exception it raises lands in the stuck rule,
+    which the runner turns into a deny like any other fault.
+    """
+    if not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def fire(_signum: int, _frame: Any) -> None:
+        raise _Overtime(f"the request ran past the {seconds:g} s the whole pipeline may take")
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _eval(args: argparse.Namespace) -> int:
     runner = Runner.from_toml(_config_path(args), **_runner_options(args))
+    # Every rule's deadline in turn, plus a second: only a rule that hangs can take that long.
+    budget = sum(step.timeout for step in runner.steps) + 1.0
+    with asyncio.Runner() as loop:
+        return _eval_each(args, runner, budget, loop)
+
+
+def _eval_each(args: argparse.Namespace, runner: Runner, budget: float, loop: asyncio.Runner) -> int:
     status = EXIT_OK
     for name in args.requests:
         try:
@@ -93,7 +132,10 @@ def _eval(args: argparse.Namespace) -> int:
             _error(f"cannot read request {name}: {exc.strerror or exc}")
             status = EXIT_ERROR
             continue
-        decision = runner.evaluate(runner.parse(raw))
+        request = runner.parse(raw)
+        with _watchdog(budget):
+            decision = (loop.run(runner.evaluate_async(request)) if runner.needs_async
+                        else runner.evaluate(request))
         sys.stdout.write(json.dumps({"request": name, **decision.to_dict()}) + "\n")
         sys.stdout.flush()
         if decision.outcome != "allow" and status == EXIT_OK:
