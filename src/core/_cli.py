@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import signal
 import sys
@@ -30,17 +31,39 @@ EXIT_OK, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
+def _one_line_traceback(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """``exc_info`` as a ``traceback`` string field: escaped like any other, so it stays on one line.
+
+    (Not ``exception``: structlog's console renderer prints that key on lines of its own.)
+    """
+    if event.get("exc_info"):
+        event = structlog.processors.format_exc_info(_logger, _method, event)
+        event["traceback"] = event.pop("exception", None)
+    return event
+
+
 def _configure_logging(fmt: str, level: str) -> None:
+    """The CLI's own process: every event, structlog's or a plugin's stdlib ``logging`` and ``warnings``,
+    one redacted line on stderr."""
     renderer: Any = (structlog.processors.JSONRenderer() if fmt == "json"
                      else structlog.dev.ConsoleRenderer(colors=False))
+    safe = [_one_line_traceback, redact_secrets, escape_control_chars]
     structlog.configure(
         processors=[structlog.processors.add_log_level,
-                    structlog.processors.TimeStamper(fmt="iso", utc=True),
-                    redact_secrets, escape_control_chars, renderer],
+                    structlog.processors.TimeStamper(fmt="iso", utc=True), *safe, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *safe, renderer],
+        foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name,
+                           structlog.processors.TimeStamper(fmt="iso", utc=True)]))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(_LEVELS[level])
+    logging.captureWarnings(True)  # a plugin's warnings.warn() becomes a 'py.warnings' event like the rest
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -113,11 +136,13 @@ def _eval(args: argparse.Namespace) -> int:
     runner = Runner.from_toml(_config_path(args), **_runner_options(args))
     # Every rule's deadline in turn, plus a second: only a rule that hangs can take that long.
     budget = sum(step.timeout for step in runner.steps) + 1.0
-    with asyncio.Runner() as loop:
+    if not runner.needs_async:
+        return _eval_each(args, runner, budget, None)
+    with asyncio.Runner() as loop:  # one event loop for every request
         return _eval_each(args, runner, budget, loop)
 
 
-def _eval_each(args: argparse.Namespace, runner: Runner, budget: float, loop: asyncio.Runner) -> int:
+def _eval_each(args: argparse.Namespace, runner: Runner, budget: float, loop: asyncio.Runner | None) -> int:
     status = EXIT_OK
     for name in args.requests:
         try:
@@ -134,8 +159,7 @@ def _eval_each(args: argparse.Namespace, runner: Runner, budget: float, loop: as
             continue
         request = runner.parse(raw)
         with _watchdog(budget):
-            decision = (loop.run(runner.evaluate_async(request)) if runner.needs_async
-                        else runner.evaluate(request))
+            decision = runner.evaluate(request) if loop is None else loop.run(runner.evaluate_async(request))
         sys.stdout.write(json.dumps({"request": name, **decision.to_dict()}) + "\n")
         sys.stdout.flush()
         if decision.outcome != "allow" and status == EXIT_OK:
