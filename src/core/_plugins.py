@@ -9,7 +9,6 @@ clash names both providers.
 
 from __future__ import annotations
 
-import importlib.metadata as metadata
 import os
 import re
 from dataclasses import dataclass, replace
@@ -17,6 +16,7 @@ from typing import Any, Iterable
 
 import pluggy
 
+from ._entrypoints import EntryPoint, entry_points
 from ._errors import PluginError
 from ._hooks import PROJECT, HookSpecs
 from ._types import RuleType
@@ -101,10 +101,9 @@ class Plugins:
         self._loaded = True
         seen: set[tuple[str, str]] = set()
         named: set[str] = set()
-        allowed: list[tuple[metadata.EntryPoint, str | None, str | None]] = []
-        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            dist = ep.dist.metadata["Name"] if ep.dist is not None else None
-            version = ep.dist.version if ep.dist is not None else None
+        allowed: list[tuple[EntryPoint, str | None, str | None]] = []
+        for ep in sorted(entry_points(ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist, version = ep.dist, ep.version
             if (ep.name, ep.value) in seen:
                 continue
             seen.add((ep.name, ep.value))
