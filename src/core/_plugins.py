@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, replace
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 import pluggy
 
@@ -42,8 +41,7 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-@dataclass(frozen=True, slots=True)
-class PluginInfo:
+class PluginInfo(NamedTuple):
     """One plugin as discovery saw it.
 
     ``status`` is ``loaded``, ``failed`` (``error`` says why), ``blocked``,
@@ -181,9 +179,9 @@ class Plugins:
                 if bad:
                     raise TypeError(f"authrules_rule_types returned {type(bad[0]).__name__}, not RuleType")
             except Exception as exc:  # noqa: BLE001
-                self._infos[name] = replace(info, status="failed", error=f"{type(exc).__name__}: {exc}")
+                self._infos[name] = info._replace(status="failed", error=f"{type(exc).__name__}: {exc}")
                 continue
-            self._infos[name] = info = replace(info, rule_types=tuple(sorted({r.name for r in contributed})))
+            self._infos[name] = info = info._replace(rule_types=tuple(sorted({r.name for r in contributed})))
             for rule_type in contributed:
                 if rule_type.name in found:
                     other = found[rule_type.name][1]

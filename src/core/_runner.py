@@ -17,12 +17,14 @@ import os
 import threading
 import traceback
 from contextvars import ContextVar
-from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter_ns
-from typing import Any, Callable, Iterable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple
 
 import structlog
+
+if TYPE_CHECKING:  # imported when a rule needs a worker thread: most configs never do
+    from ._workers import Workers
 
 from ._config import Config, load_config, parse_config
 from ._decision import Decision
@@ -33,7 +35,6 @@ from ._plugins import SKIP_REASONS, PluginInfo, Plugins
 from ._request import Request
 from ._settings import SettingError, build_settings
 from ._types import Deny, RemoveScopes
-from ._workers import Overloaded, Workers
 
 __all__ = ["Runner", "Step", "current_decision_id", "ENV_CONFIG"]
 
@@ -85,8 +86,9 @@ class Step(NamedTuple):
         return f"Step(name={self.name!r}, type={self.type!r}, provider={self.provider!r}, mode={self.mode})"
 
 
-@dataclass(frozen=True, slots=True)
-class Pipeline:
+class Pipeline(NamedTuple):
+    """One loaded config, swapped in whole by ``reload``."""
+
     steps: tuple[Step, ...]
     limits: Limits
     config: Config
@@ -214,6 +216,8 @@ class Runner:
             raise ConfigError("every rule is disabled: an empty pipeline would allow every request",
                               path=config.path)
         if any(s.mode == THREAD for s in steps) and self._workers is None:
+            from ._workers import Workers
+
             self._workers = Workers()
         return Pipeline(tuple(steps), config.limits, config, tuple(plugins.infos()),
                         tuple(s.name for s in steps if s.mode == ASYNC), tuple((*s[:7], s) for s in steps))
@@ -397,7 +401,8 @@ class Runner:
                                 assert self._workers is not None
                                 result = await asyncio.wrap_future(self._workers.submit(call, request, settings))
                 except TimeoutError as exc:
-                    if mode != INLINE and (deadline.expired() or isinstance(exc, Overloaded)):
+                    if mode != INLINE and (deadline.expired() or mode == THREAD and isinstance(
+                            exc, self._workers.Overloaded)):  # type: ignore[union-attr]
                         result = _Failure("timeout", {"timeout_ms": int(timeout * 1000)})
                     else:
                         result = self._raised(exc, request)
@@ -452,7 +457,7 @@ class Runner:
             return future.result(timeout)
         except BaseException as exc:
             if future.done() and not future.cancelled() and future.exception() is exc \
-                    and not isinstance(exc, Overloaded):
+                    and not isinstance(exc, self._workers.Overloaded):
                 # Raised by the rule on its worker thread (its own TimeoutError, even a KeyboardInterrupt:
                 # no signal reaches a worker), so it is the rule's fault, never the deadline's.
                 return self._raised(exc, request)

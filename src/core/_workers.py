@@ -30,6 +30,9 @@ class Overloaded(TimeoutError):
 
 
 class Workers:
+    #: What ``submit``'s future raises when the backlog is full (here too, so callers need not import this module).
+    Overloaded = Overloaded
+
     def __init__(self, max_workers: int = 32, max_queue: int = 1024) -> None:
         self._queue: queue.SimpleQueue[tuple[Future[Any], contextvars.Context, Callable[..., Any], tuple[Any, ...]]] \
             = queue.SimpleQueue()
