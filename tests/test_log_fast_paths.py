@@ -310,3 +310,14 @@ def test_long_text_with_and_without_trigger_words():
         assert _logs.mask_patterns(text) == reference.mask_patterns(text)
         for line in render_both({"event": "e", "traceback": text}):
             assert "hunter2" not in line and "\n" not in line
+
+
+def test_the_memo_tables_stay_bounded():
+    tables = [value for name, value in vars(_logs).items() if name.endswith("_MEMO") and isinstance(value, dict)]
+    assert tables
+    for i in range(3 * _logs._MEMO_SIZE):
+        redact_secrets(None, "info", {f"key-{i}": f"value: {i}", "d": {f"k{i}": 1}})
+        escape_control_chars(None, "info", {f"key-{i}": f"value: {i}", "x" * (_logs._MEMO_TEXT + i): 1})
+    for table in tables:
+        assert 0 < len(table) <= _logs._MEMO_SIZE
+        assert all(type(text) is str and len(text) <= _logs._MEMO_TEXT for text in table)

@@ -59,9 +59,30 @@ def _key(name: Any) -> str:
     return key[5:] if key.startswith("http_") else key  # WSGI environ: HTTP_AUTHORIZATION, HTTP_COOKIE
 
 
+# Memo tables for the processors, which meet the same few keys and values in every event. Bounded: a table
+# that reaches _MEMO_SIZE entries is emptied, and text longer than _MEMO_TEXT is never kept. Exact str only:
+# a subclass may hash and compare as it likes, so it would find another string's entry.
+_MEMO_SIZE = 4096
+_MEMO_TEXT = 256
+_SECRET_KEY_MEMO: dict[str, bool] = {}
+
+
+def _remember(memo: dict[str, Any], text: str, value: Any) -> None:
+    if len(text) <= _MEMO_TEXT:
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[text] = value
+
+
 def is_secret_key(name: Any) -> bool:
     """True for a field name whose value is a credential (``Authorization``, ``HTTP_COOKIE``, ...)."""
-    return _key(name) in SECRET_KEYS
+    if type(name) is not str:
+        return _key(name) in SECRET_KEYS
+    secret = _SECRET_KEY_MEMO.get(name)
+    if secret is None:
+        secret = _key(name) in SECRET_KEYS
+        _remember(_SECRET_KEY_MEMO, name, secret)
+    return secret
 
 
 def _mask(match: re.Match[str]) -> str:
