@@ -199,19 +199,41 @@ def _collect(value: Any, found: list[str]) -> None:
             _collect(item, found)
 
 
+# Exact types _clean returns as they are (subclasses go the long way, as they always did).
+_ATOMS = frozenset({int, float, bool, type(None)})
+# Exact str text that mask_patterns and escape_control both leave as it is, remembered (see _MEMO_SIZE): the
+# scopes, audiences and URLs of every event pay the credential regex once, not twice a line.
+_PLAIN_MEMO: dict[str, bool] = {}
+
+
+def _clean_text(text: str, escape: bool) -> str:
+    """``_clean`` for an exact ``str``: ``text`` itself when there is nothing to mask or escape."""
+    if text in _PLAIN_MEMO:
+        return text
+    masked = mask_patterns(text)
+    if masked is text and (text.isprintable() or _CONTROL.search(text) is None):
+        _remember(_PLAIN_MEMO, text, True)
+        return text
+    return escape_control(masked) if escape else masked
+
+
 def _clean(value: Any, escape: bool = True) -> Any:
     """A value fit for a log line: credential keys and header pairs masked at any depth, credential-shaped
     text masked, and (``escape``) control characters escaped; other objects become their cleaned repr."""
+    kind = type(value)
+    if kind is str:
+        return _clean_text(value, escape)
+    if kind in _ATOMS:
+        return value
+    if kind is list or kind is tuple:  # the common containers first; the same code as for their subclasses
+        return _clean_sequence(value, escape)
     if isinstance(value, str):
         value = mask_patterns(value)
         return escape_control(value) if escape else value
     if isinstance(value, (bytes, bytearray)):
         return _clean(bytes(value).decode("utf-8", "backslashreplace"), escape)
     if isinstance(value, (list, tuple)):
-        # A header list, WSGI or ASGI style: ("authorization", "Basic ...") pairs.
-        if len(value) == 2 and isinstance(value[0], (str, bytes)) and is_secret_key(value[0]):
-            return [_clean(value[0], escape), REDACTED]
-        return [_clean(v, escape) for v in value]
+        return _clean_sequence(value, escape)
     if isinstance(value, dict):
         return {_clean(k, escape) if isinstance(k, (str, bytes)) else k:
                 (REDACTED if is_secret_key(k) else _clean(v, escape)) for k, v in value.items()}
@@ -220,7 +242,30 @@ def _clean(value: Any, escape: bool = True) -> Any:
     return _clean(repr(value), escape)
 
 
+def _clean_sequence(value: list[Any] | tuple[Any, ...], escape: bool) -> list[Any]:
+    """``_clean`` for a list or tuple: a list, with a header pair's value masked."""
+    # A header list, WSGI or ASGI style: ("authorization", "Basic ...") pairs.
+    if len(value) == 2 and isinstance(value[0], (str, bytes)) and is_secret_key(value[0]):
+        return [_clean(value[0], escape), REDACTED]
+    cleaned = list(value)
+    for index, item in enumerate(cleaned):
+        if type(item) is not str or item not in _PLAIN_MEMO:
+            cleaned[index] = _clean(item, escape)
+    return cleaned
+
+
 _LEAVE = frozenset({"exc_info", "stack_info"})
+# How both processors treat a top-level key: clean its value, mask it, or leave it (structlog's exc_info and
+# stack_info). _TOP_KEY_MEMO remembers it for exact str keys that escape_control leaves as they are.
+_VALUE, _SECRET, _LEFT = 0, 1, 2
+_TOP_KEY_MEMO: dict[str, int] = {}
+
+
+def _key_kind(key: Any) -> int:
+    kind = _LEFT if key in _LEAVE else _SECRET if is_secret_key(key) else _VALUE
+    if type(key) is str and escape_control(key) is key:
+        _remember(_TOP_KEY_MEMO, key, kind)
+    return kind
 
 
 def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -231,12 +276,19 @@ def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) 
     pair, and credential-shaped text (``password=...``, ``Bearer ...``).
     """
     for key, value in event.items():
-        if key in _LEAVE:
-            continue
-        if is_secret_key(key):
+        kind = _TOP_KEY_MEMO.get(key) if type(key) is str else None
+        if kind is None:
+            kind = _key_kind(key)
+        if kind == _VALUE:
+            if type(value) is str:
+                if value not in _PLAIN_MEMO:
+                    event[key] = _clean_text(value, escape=False)
+            elif type(value) is tuple or type(value) is list:
+                event[key] = _clean_sequence(value, escape=False)
+            elif type(value) not in _ATOMS:  # numbers of other types come back from _clean as they are
+                event[key] = _clean(value, escape=False)
+        elif kind == _SECRET:
             event[key] = REDACTED
-        elif not isinstance(value, (int, float, bool, type(None))):
-            event[key] = _clean(value, escape=False)
     return event
 
 
@@ -248,6 +300,37 @@ def escape_control_chars(_logger: Any, _method: str, event: MutableMapping[str, 
     and mappings with credential keys are masked; other objects become their
     cleaned ``repr``.
     """
+    changed = []
+    for key, value in event.items():
+        kind = _TOP_KEY_MEMO.get(key) if type(key) is str else None
+        if kind is None:
+            kind = _key_kind(key)
+            if type(key) is not str or escape_control(key) is not key:
+                return _escape_renaming_keys(event)  # a key to escape, or not an exact str
+        if kind == _VALUE:
+            if type(value) is str:
+                if value in _PLAIN_MEMO:
+                    continue
+                cleaned = _clean_text(value, escape=True)
+                if cleaned is value:
+                    continue
+            elif type(value) in _ATOMS:
+                continue
+            elif type(value) is list or type(value) is tuple:
+                cleaned = _clean_sequence(value, escape=True)
+            else:
+                cleaned = _clean(value)
+            changed.append((key, cleaned))
+        elif kind == _SECRET:
+            changed.append((key, REDACTED))
+    for key, cleaned in changed:  # in place: no key changes, so order and identity stay
+        event[key] = cleaned
+    return event
+
+
+def _escape_renaming_keys(event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """``escape_control_chars`` for an event with a key to escape: rebuilt in order, a later key winning
+    over an earlier one that escapes to the same name."""
     cleaned = {}
     for key, value in event.items():
         name = escape_control(key) if isinstance(key, str) else key
