@@ -242,6 +242,15 @@ def _clean(value: Any, escape: bool = True) -> Any:
     return _clean(repr(value), escape)
 
 
+def _plain_sequence(value: list[Any] | tuple[Any, ...]) -> bool:
+    """True when ``_clean_sequence`` would give back ``value``'s items as they are: all exact str in
+    ``_PLAIN_MEMO``, and not a header pair (two items, a secret name first)."""
+    for item in value:
+        if type(item) is not str or item not in _PLAIN_MEMO:
+            return False
+    return len(value) != 2 or not is_secret_key(value[0])
+
+
 def _clean_sequence(value: list[Any] | tuple[Any, ...], escape: bool) -> list[Any]:
     """``_clean`` for a list or tuple: a list, with a header pair's value masked."""
     # A header list, WSGI or ASGI style: ("authorization", "Basic ...") pairs.
@@ -255,17 +264,22 @@ def _clean_sequence(value: list[Any] | tuple[Any, ...], escape: bool) -> list[An
 
 
 _LEAVE = frozenset({"exc_info", "stack_info"})
-# How both processors treat a top-level key: clean its value, mask it, or leave it (structlog's exc_info and
-# stack_info). _TOP_KEY_MEMO remembers it for exact str keys that escape_control leaves as they are.
+# How both processors treat a top-level key: clean its value, mask it (a secret), or leave it (structlog's
+# exc_info and stack_info). _VALUE_KEY_MEMO remembers the keys of the first kind that are exact str and need
+# no escaping: nearly every key of every event, found with one lookup.
 _VALUE, _SECRET, _LEFT = 0, 1, 2
-_TOP_KEY_MEMO: dict[str, int] = {}
+_VALUE_KEY_MEMO: dict[str, bool] = {}
 
 
 def _key_kind(key: Any) -> int:
-    kind = _LEFT if key in _LEAVE else _SECRET if is_secret_key(key) else _VALUE
+    """How to treat a top-level key (tested in the order the processors always did); remembered if it can be."""
+    if key in _LEAVE:
+        return _LEFT
+    if is_secret_key(key):
+        return _SECRET
     if type(key) is str and escape_control(key) is key:
-        _remember(_TOP_KEY_MEMO, key, kind)
-    return kind
+        _remember(_VALUE_KEY_MEMO, key, True)
+    return _VALUE
 
 
 def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -275,20 +289,27 @@ def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) 
     ``HTTP_COOKIE``, ...), the value of a ``("authorization", ...)`` header
     pair, and credential-shaped text (``password=...``, ``Bearer ...``).
     """
+    plain_memo, value_keys = _PLAIN_MEMO, _VALUE_KEY_MEMO  # locals: this loop runs for every key of every line
     for key, value in event.items():
-        kind = _TOP_KEY_MEMO.get(key) if type(key) is str else None
-        if kind is None:
+        if type(key) is not str or key not in value_keys:
             kind = _key_kind(key)
-        if kind == _VALUE:
-            if type(value) is str:
-                if value not in _PLAIN_MEMO:
-                    event[key] = _clean_text(value, escape=False)
-            elif type(value) is tuple or type(value) is list:
+            if kind == _SECRET:
+                event[key] = REDACTED
+            if kind != _VALUE:
+                continue
+        vtype = type(value)
+        if vtype is str:
+            if value not in plain_memo:
+                event[key] = _clean_text(value, escape=False)
+        elif value is None or vtype in _ATOMS:
+            pass
+        elif vtype is tuple:
+            event[key] = list(value) if _plain_sequence(value) else _clean_sequence(value, escape=False)
+        elif vtype is list:
+            if not _plain_sequence(value):  # else the same items: no need for a copy
                 event[key] = _clean_sequence(value, escape=False)
-            elif type(value) not in _ATOMS:  # numbers of other types come back from _clean as they are
-                event[key] = _clean(value, escape=False)
-        elif kind == _SECRET:
-            event[key] = REDACTED
+        else:  # numbers of other types come back from _clean as they are
+            event[key] = _clean(value, escape=False)
     return event
 
 
@@ -300,29 +321,36 @@ def escape_control_chars(_logger: Any, _method: str, event: MutableMapping[str, 
     and mappings with credential keys are masked; other objects become their
     cleaned ``repr``.
     """
+    plain_memo, value_keys = _PLAIN_MEMO, _VALUE_KEY_MEMO
     changed = []
     for key, value in event.items():
-        kind = _TOP_KEY_MEMO.get(key) if type(key) is str else None
-        if kind is None:
-            kind = _key_kind(key)
+        if type(key) is not str or key not in value_keys:
             if type(key) is not str or escape_control(key) is not key:
                 return _escape_renaming_keys(event)  # a key to escape, or not an exact str
-        if kind == _VALUE:
-            if type(value) is str:
-                if value in _PLAIN_MEMO:
-                    continue
-                cleaned = _clean_text(value, escape=True)
-                if cleaned is value:
-                    continue
-            elif type(value) in _ATOMS:
+            kind = _key_kind(key)
+            if kind == _SECRET:
+                changed.append((key, REDACTED))
+            if kind != _VALUE:
                 continue
-            elif type(value) is list or type(value) is tuple:
-                cleaned = _clean_sequence(value, escape=True)
+        vtype = type(value)
+        if vtype is str:
+            if value in plain_memo:
+                continue
+            cleaned = _clean_text(value, escape=True)
+            if cleaned is value:
+                continue
+        elif value is None or vtype in _ATOMS:
+            continue
+        elif vtype is list or vtype is tuple:
+            if _plain_sequence(value):
+                if vtype is list:
+                    continue  # the same items: no need for a copy
+                cleaned = list(value)
             else:
-                cleaned = _clean(value)
-            changed.append((key, cleaned))
-        elif kind == _SECRET:
-            changed.append((key, REDACTED))
+                cleaned = _clean_sequence(value, escape=True)
+        else:
+            cleaned = _clean(value)
+        changed.append((key, cleaned))
     for key, cleaned in changed:  # in place: no key changes, so order and identity stay
         event[key] = cleaned
     return event
