@@ -321,3 +321,29 @@ def test_the_memo_tables_stay_bounded():
     for table in tables:
         assert 0 < len(table) <= _logs._MEMO_SIZE
         assert all(type(text) is str and len(text) <= _logs._MEMO_TEXT for text in table)
+
+
+def test_threads_sharing_tiny_memo_tables_get_the_reference_output(monkeypatch):
+    """Memo tables emptied every few entries while eight threads log: every line still as the reference."""
+    import threading
+
+    monkeypatch.setattr(_logs, "_MEMO_SIZE", 4)
+    samples = [{"event": "e", "n": i, "url": f"https://as.example/{i % 7}", "note": note,
+                "scopes": ("openid", f"s{i % 3}"), "headers": [("Authorization", "Basic hunter2")], "key\n": i,
+                "d": {"password": "hunter2", "x": [note]}}
+               for i, note in enumerate(["ok", "password=hunter2", "a\x1b[31mb", "Bearer hunter2", "plain text"] * 8)]
+    expected = [run(CHAINS["both"][1], event) for event in samples]
+    failures: list[Any] = []
+
+    def work() -> None:
+        for _ in range(20):
+            for event, want in zip(samples, expected):
+                if run(CHAINS["both"][0], event) != want:
+                    failures.append(event)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures

@@ -9,6 +9,13 @@ are masked, and control characters are escaped so that a value can neither
 start a new line nor colour a terminal. The two structlog processors here do
 the same for any event; the CLI uses them, and a host may add them to its own
 chain (docs/security.md).
+
+They run for every log line, so they are built to cost little on the events
+they usually see (benchmarks/bench_logs.py): a cheap test before the
+credential regex, memo tables for keys and for text already found plain, and
+fast paths for exact str, numbers, None, lists and tuples; anything else takes
+the general path. tests/test_log_fast_paths.py checks that the result is
+exactly what the straightforward code gives (tests/_logs_reference.py).
 """
 
 from __future__ import annotations
@@ -60,10 +67,12 @@ def _key(name: Any) -> str:
 
 
 # Memo tables for the processors, which meet the same few keys and values in every event. Bounded: a table
-# that reaches _MEMO_SIZE entries is emptied, and text longer than _MEMO_TEXT is never kept. Exact str only:
-# a subclass may hash and compare as it likes, so it would find another string's entry.
-_MEMO_SIZE = 4096
-_MEMO_TEXT = 256
+# that reaches _MEMO_SIZE entries is emptied, and text longer than _MEMO_TEXT is never kept (so a table holds
+# at most 256k characters: recent short keys and values that were logged anyway, nothing masked). Exact str
+# only: a subclass may hash and compare as it likes, so it would find another string's entry. Threads share
+# them: each get, add and clear is atomic, and a race can only make a table forget an entry.
+_MEMO_SIZE = 2048
+_MEMO_TEXT = 128
 _SECRET_KEY_MEMO: dict[str, bool] = {}
 
 
