@@ -150,7 +150,8 @@ def shape(value: Any) -> Any:
 
 
 def fresh(event: dict[Any, Any]) -> dict[Any, Any]:
-    return copy.copy({k: copy.deepcopy(v, {id(s): s for s in _shown(v)}) for k, v in event.items()})
+    """A copy to hand to a processor (which changes its event in place), sharing only the ``Shown`` objects."""
+    return {k: copy.deepcopy(v, {id(s): s for s in _shown(v)}) for k, v in event.items()}
 
 
 def _shown(value: Any) -> list[Any]:
