@@ -23,12 +23,13 @@ SECRET_KEYS = frozenset({
     "assertion", "client_assertion", "subject_token", "actor_token", "device_code", "id_token",
     "id_token_hint", "authorization", "proxy_authorization", "cookie", "set_cookie", "token", "secret",
     "otp", "new_password", "mfa_token", "binding_code", "api_key", "x_api_key", "private_key",
+    "auth_req_id", "login_hint_token", "dpop",
 })
 # C0, DEL, C1, the Unicode line and paragraph separators, and the bidi controls that reorder text.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _NAMES = (r"password|client_secret|code_verifier|refresh_token|access_token|client_assertion|assertion|"
           r"subject_token|actor_token|device_code|id_token_hint|id_token|mfa_token|binding_code|api_key|"
-          r"secret|code|token")
+          r"api-key|auth_req_id|login_hint_token|dpop|secret|code|token")
 # name=value, name: value, 'name': 'value', "name": ["value"] ... : the value up to its closing quote
 # when quoted (escapes included), else up to the next delimiter; a Cookie header to the end of the line;
 # the credentials after an HTTP authentication scheme.
@@ -150,8 +151,12 @@ def _clean(value: Any, escape: bool = True) -> Any:
     if isinstance(value, dict):
         return {_clean(k, escape) if isinstance(k, (str, bytes)) else k:
                 (REDACTED if is_secret_key(k) else _clean(v, escape)) for k, v in value.items()}
-    if isinstance(value, (int, float, bool, type(None))):
+    if value is None or type(value) is bool:
         return value
+    if isinstance(value, int):  # a subclass's own __repr__ would reach the renderer: use int's
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
     return _clean(repr(value), escape)
 
 
@@ -170,7 +175,7 @@ def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) 
             continue
         if is_secret_key(key):
             event[key] = REDACTED
-        elif not isinstance(value, (int, float, bool, type(None))):
+        elif type(value) not in (int, float, bool, type(None)):
             event[key] = _clean(value, escape=False)
     return event
 

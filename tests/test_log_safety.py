@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -22,6 +23,8 @@ from urllib.parse import urlencode
 
 import pytest
 import structlog
+
+import authrules
 
 from _fault_env import REPO, TESTS, expected_cases, fault_env, fault_module, shared_cases
 from _logcap import capture
@@ -284,6 +287,58 @@ def test_authrules_eval_logs_one_clean_line_per_event(tmp_path_factory, tmp_path
     assert any("noisy-raise" in line and "skipped" in line for line in lines)
 
 
+STDLIB_PLUGIN = """\
+    import logging
+    import warnings
+
+    from authrules import RuleType, hookimpl
+
+    log = logging.getLogger("acme.rules")
+
+
+    def chatty(request, settings):
+        log.warning("checking\\r\\nFORGED line password=%s \\x1b[31mred", request.param("password"))
+        warnings.warn("deprecated\\nsecond line password=" + (request.param("password") or ""))
+        try:
+            raise ValueError("inner\\nline " + (request.param("password") or ""))
+        except ValueError:
+            log.exception("it failed")
+        return None
+
+
+    @hookimpl
+    def authrules_rule_types():
+        return [RuleType("chatty", chatty)]
+    """
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_a_plugins_stdlib_logging_and_warnings_come_out_one_clean_line_each(tmp_path, fmt):
+    """The CLI routes stdlib logging and warnings through its own chain: no raw multi-line text on stderr."""
+    from helpers import cli
+    from helpers.plugins import site_dist
+
+    site = site_dist(tmp_path / "site", "acme-chatty", "acme_chatty", STDLIB_PLUGIN, entry_point="chatty")
+    config = tmp_path / "rules.toml"
+    config.write_text('[[rules]]\nname = "chatty"\ntype = "chatty"\n')
+    secret = make_secret("stdlib-pw")
+    body = urlencode({"grant_type": "password", "username": "jane", "password": secret, "client_id": "c1"})
+    request = tmp_path / "r.http"
+    request.write_bytes(b"POST /oauth/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded"
+                        b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body.encode())
+    result = cli.run(["eval", "--config", config, "--log-format", fmt, request],
+                     env=cli.clean_env(PYTHONPATH=str(site)))
+    assert result.returncode == 0, result.describe()
+    lines = result.stderr.rstrip("\n").split("\n")
+    one_line_each(lines)
+    assert find_leak(result.stdout + result.stderr) is None and secret not in result.stderr
+    assert sum("FORGED" in line for line in lines) == 1 and sum("deprecated" in line for line in lines) == 1
+    assert any("it failed" in line and "ValueError" in line for line in lines)
+    if fmt == "json":
+        events = [json.loads(line) for line in lines]
+        assert {e.get("logger") for e in events} >= {"acme.rules", "py.warnings"}
+
+
 def test_authrules_check_masks_secret_settings(tmp_path_factory, tmp_path):
     env = fault_env(tmp_path_factory)
     config = tmp_path / "rules.toml"
@@ -321,6 +376,106 @@ def test_a_secret_setting_rejected_by_its_own_checks_is_not_quoted_in_the_error(
                          plugins=[Plugin()], autoload=False)
     assert "too short" in str(info.value)
     assert find_leak(str(info.value)) is None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Auth:
+    api_key: str = authrules.secret(default="")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Refusing:
+    auth: _Auth = dataclasses.field(default_factory=_Auth)
+    auths: tuple[_Auth, ...] = ()
+    by_name: dict[str, _Auth] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        keys = [self.auth.api_key, *(a.api_key for a in self.auths), *(a.api_key for a in self.by_name.values())]
+        raise ValueError(f"refusing {' '.join(keys)}")  # quoted bare: no name=value shape to mask
+
+
+@pytest.mark.parametrize("where", ["nested", "in-a-list", "in-a-dict"])
+def test_a_nested_secret_setting_quoted_by_an_outer_check_is_not_in_the_error(where):
+    from authrules import ConfigError, RuleType, hookimpl
+
+    key = make_secret(f"nested-{where}")
+
+    class Plugin:
+        @hookimpl
+        def authrules_rule_types(self):
+            return [RuleType("keyed", lambda request, settings: None, _Refusing)]
+
+    settings = {"nested": {"auth": {"api_key": key}}, "in-a-list": {"auths": [{"api_key": key}]},
+                "in-a-dict": {"by_name": {"a": {"api_key": key}}}}[where]
+    with pytest.raises(ConfigError) as info:
+        Runner.from_dict({"rules": [{"name": "k", "type": "keyed", "settings": settings}]},
+                         plugins=[Plugin()], autoload=False)
+    assert "refusing" in str(info.value) and key not in str(info.value)
+
+
+def test_a_rules_own_events_lose_the_requests_credentials_however_worded():
+    """redact_secrets, while a runner decides a request, cuts that request's credentials from any event."""
+    from authrules import RuleType, hookimpl
+
+    password, secret_value = make_secret("rule-log-pw"), make_secret("rule-log-cs")
+    seen = []
+
+    class Echo:
+        def __repr__(self) -> str:
+            return f"<Echo {password}>"
+
+    def chatty(request, settings):
+        log = structlog.get_logger("acme")
+        log.warning("checking", note=f"user typed {request.param('password')} and {request.param('client_secret')}",
+                    nested={"list": [request.param("password")], 1: (request.param("client_secret"),)},
+                    obj=Echo(), count=3)
+        return None
+
+    class Plugin:
+        @hookimpl
+        def authrules_rule_types(self):
+            return [RuleType("chatty", chatty)]
+
+    def keep(_logger, _method, event):
+        seen.append(json.dumps(event, default=repr))
+        raise structlog.DropEvent
+
+    structlog.configure(processors=[redact_secrets, escape_control_chars, keep])
+    try:
+        runner = Runner.from_dict({"rules": [{"name": "c", "type": "chatty"}]}, plugins=[Plugin()], autoload=False,
+                                  logger=structlog.get_logger("authrules"))
+        body = urlencode({"grant_type": "password", "username": "u", "password": password, "client_id": "c1",
+                          "client_secret": secret_value})
+        raw = (b"POST /oauth/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body) + body.encode())
+        assert runner.evaluate(runner.parse(raw)).allowed
+    finally:
+        structlog.reset_defaults()
+    line = next(line for line in seen if '"checking"' in line)
+    assert password not in line and secret_value not in line and line.count("[redacted]") == 5, line
+    assert '"count": 3' in line
+
+
+def test_a_number_whose_repr_is_hostile_is_logged_as_a_plain_number():
+    class Loud(int):
+        def __repr__(self) -> str:
+            return "7\n\x1b[31mFORGED password=x"
+
+    class Wide(float):
+        def __repr__(self) -> str:
+            return "1.5\r\nFORGED"
+
+    for processor in (redact_secrets, escape_control_chars):
+        event = processor(None, "info", {"event": "e", "n": Loud(7), "f": Wide(1.5), "deep": [Loud(7)]})
+        assert (type(event["n"]), type(event["f"]), type(event["deep"][0])) == (int, float, int)
+        assert json.dumps(event) == '{"event": "e", "n": 7, "f": 1.5, "deep": [7]}'
+
+
+@pytest.mark.parametrize("name", ["auth_req_id", "login_hint_token", "dpop", "DPoP", "X-Api-Key"])
+def test_more_credential_names_are_masked(name):
+    value = make_secret(f"name-{name}")
+    event = redact_secrets(None, "info", {"event": "e", name: value, "text": f"{name}={value}"})
+    assert value not in json.dumps(event)
 
 
 # -- the guard itself ------------------------------------------------------------------------

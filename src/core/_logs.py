@@ -23,11 +23,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from contextvars import ContextVar
 from typing import Any, Iterable, MutableMapping
 from urllib.parse import quote, quote_plus
 
-__all__ = ["SECRET_KEYS", "scrub", "escape_control", "redact_secrets", "escape_control_chars",
-           "secret_values", "strings_of", "is_secret_key", "mask_patterns"]
+__all__ = ["SECRET_KEYS", "CURRENT", "scrub", "cut", "secret_forms", "escape_control", "redact_secrets",
+           "escape_control_chars", "secret_values", "strings_of", "is_secret_key", "mask_patterns"]
 
 REDACTED = "[redacted]"
 #: Event keys whose values are always masked by ``redact_secrets`` (compared after ``_key``).
@@ -36,12 +37,13 @@ SECRET_KEYS = frozenset({
     "assertion", "client_assertion", "subject_token", "actor_token", "device_code", "id_token",
     "id_token_hint", "authorization", "proxy_authorization", "cookie", "set_cookie", "token", "secret",
     "otp", "new_password", "mfa_token", "binding_code", "api_key", "x_api_key", "private_key",
+    "auth_req_id", "login_hint_token", "dpop",
 })
 # C0, DEL, C1, the Unicode line and paragraph separators, and the bidi controls that reorder text.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _NAMES = (r"password|client_secret|code_verifier|refresh_token|access_token|client_assertion|assertion|"
           r"subject_token|actor_token|device_code|id_token_hint|id_token|mfa_token|binding_code|api_key|"
-          r"secret|code|token")
+          r"api-key|auth_req_id|login_hint_token|dpop|secret|code|token")
 _SCHEMES = r"basic|bearer|dpop|digest|negotiate"
 # name=value, name: value, 'name': 'value', "name": ["value"] ... : the value up to its closing quote
 # when quoted (escapes included), else up to the next delimiter; a Cookie header to the end of the line;
@@ -161,29 +163,51 @@ def _forms(value: str) -> Iterable[str]:
         yield from _escaped(once)
 
 
-def scrub(text: str, secrets: Iterable[str] = (), limit: int = 4000) -> str:
-    """Text fit for a log line: secrets cut, credential patterns masked, one line."""
-    forms = {form for value in secrets if value for form in _forms(value) if form}
-    for form in sorted(forms, key=len, reverse=True):  # longest first: no form leaves part of another
+def secret_forms(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Every form of every secret (``_forms``), longest first: cutting in that order, no form leaves
+    part of another behind."""
+    return tuple(sorted({form for value in secrets if value for form in _forms(value) if form},
+                        key=len, reverse=True))
+
+
+def cut(text: str, forms: tuple[str, ...]) -> str:
+    """``text`` with each of ``forms`` (from ``secret_forms``) replaced by ``[redacted]``."""
+    for form in forms:
         if form in text:
             text = text.replace(form, REDACTED)
+    return text
+
+
+def scrub(text: str, secrets: Iterable[str] = (), limit: int = 4000) -> str:
+    """Text fit for a log line: secrets cut, credential patterns masked, one line."""
+    text = cut(text, secret_forms(secrets))
     text = mask_patterns(text)
     text = escape_control(text)
     return text if len(text) <= limit else text[:limit] + "...[truncated]"
 
 
 def secret_values(settings: Any) -> tuple[str, ...]:
-    """The values of a settings object's ``authrules.secret()`` fields (nested dataclasses too)."""
-    if settings is None or not dataclasses.is_dataclass(settings) or isinstance(settings, type):
-        return ()
+    """The values of a settings object's ``authrules.secret()`` fields, at any depth: in nested settings
+    dataclasses, and in dataclasses held by lists, tuples, sets and dicts."""
     found: list[str] = []
-    for f in dataclasses.fields(settings):
-        value = getattr(settings, f.name, None)
-        if f.metadata.get("secret"):
-            _collect(value, found)
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-            found.extend(secret_values(value))
+    _collect_secrets(settings, found)
     return tuple(found)
+
+
+def _collect_secrets(value: Any, found: list[str]) -> None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name, None)
+            if f.metadata.get("secret"):
+                _collect(item, found)
+            else:
+                _collect_secrets(item, found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect_secrets(item, found)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            _collect_secrets(item, found)
 
 
 def strings_of(value: Any) -> tuple[str, ...]:
@@ -246,8 +270,12 @@ def _clean(value: Any, escape: bool = True) -> Any:
     if isinstance(value, dict):
         return {_clean(k, escape) if isinstance(k, (str, bytes)) else k:
                 (REDACTED if is_secret_key(k) else _clean(v, escape)) for k, v in value.items()}
-    if isinstance(value, (int, float, bool, type(None))):
+    if value is None or type(value) is bool:
         return value
+    if isinstance(value, int):  # a subclass's own __repr__ would reach the renderer: use int's
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
     return _clean(repr(value), escape)
 
 
@@ -291,13 +319,54 @@ def _key_kind(key: Any) -> int:
     return _VALUE
 
 
+#: The decision being made in this thread or task, as ``[decision id, request, its secret forms or None]``:
+#: set by ``Runner.evaluate`` for the length of one decision (``current_decision_id`` reads it), so that
+#: ``redact_secrets`` can cut that request's credentials out of whatever is logged meanwhile, a rule's own
+#: events included, however they are worded.
+CURRENT: ContextVar[list[Any] | None] = ContextVar("authrules_current", default=None)
+
+
+def _cut_request_secrets(event: MutableMapping[str, Any], current: list[Any]) -> None:
+    forms = current[2]
+    if forms is None:  # worked out once per request, and only if something is logged during it
+        forms = current[2] = secret_forms(current[1].secrets)
+    if not forms:
+        return
+    for key, value in event.items():
+        if key not in _LEAVE:
+            event[key] = _cut_value(value, forms)
+
+
+def _cut_value(value: Any, forms: tuple[str, ...]) -> Any:
+    kind = type(value)
+    if kind is str:
+        return cut(value, forms)
+    if value is None or kind in _ATOMS:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_cut_value(item, forms) for item in value]
+    if isinstance(value, dict):
+        return {_cut_value(k, forms) if isinstance(k, str) else k: _cut_value(v, forms) for k, v in value.items()}
+    text = str(value) if isinstance(value, str) else repr(value)  # what the renderers would print
+    cut_text = cut(text, forms)
+    return value if cut_text == text and not isinstance(value, str) else cut_text
+
+
 def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: mask credentials in an event, at any depth.
 
     Values of keys named like credentials (``password``, ``Authorization``,
     ``HTTP_COOKIE``, ...), the value of a ``("authorization", ...)`` header
-    pair, and credential-shaped text (``password=...``, ``Bearer ...``).
+    pair, and credential-shaped text (``password=...``, ``Bearer ...``). An
+    event logged while a runner decides a request (by a rule, say) also has
+    that request's credentials cut out, in every form ``scrub`` knows;
+    authrules' own events are built from checked fields and skip this.
     """
+    current = CURRENT.get()
+    if current is not None:
+        name = event.get("event")
+        if not (type(name) is str and name.startswith("authrules.")):
+            _cut_request_secrets(event, current)
     plain_memo, value_keys = _PLAIN_MEMO, _VALUE_KEY_MEMO  # locals: this loop runs for every key of every line
     for key, value in event.items():
         if type(key) is not str or key not in value_keys:

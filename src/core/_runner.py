@@ -16,7 +16,6 @@ import itertools
 import os
 import threading
 import traceback
-from contextvars import ContextVar
 from pathlib import Path
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple
@@ -30,7 +29,7 @@ from ._config import Config, load_config, parse_config
 from ._decision import Decision
 from ._errors import ConfigError, PluginError
 from ._limits import Limits
-from ._logs import escape_control, scrub, secret_values
+from ._logs import CURRENT, escape_control, scrub, secret_values
 from ._plugins import SKIP_REASONS, PluginInfo, Plugins
 from ._request import Request
 from ._settings import SettingError, build_settings
@@ -41,7 +40,6 @@ __all__ = ["Runner", "Step", "current_decision_id", "ENV_CONFIG"]
 ENV_CONFIG = "AUTHRULES_CONFIG"
 INLINE, THREAD, ASYNC = 0, 1, 2
 _DEBUG, _INFO = 10, 20
-_DECISION_ID: ContextVar[str | None] = ContextVar("authrules_decision_id", default=None)
 
 _FAILED = Deny("server_error", "a rule failed, so the request is denied", 500)
 _TIMED_OUT = Deny("temporarily_unavailable", "a rule did not answer in time, so the request is denied", 503)
@@ -62,7 +60,8 @@ def _invalid(description: str, status: int) -> Deny:
 
 def current_decision_id() -> str | None:
     """The id of the decision being made in this thread or task, for a rule's own logs."""
-    return _DECISION_ID.get()
+    current = CURRENT.get()
+    return current[0] if current is not None else None
 
 
 #: ``Decision`` is a NamedTuple: ``_new(Decision, values)`` builds one without the keyword-argument
@@ -297,7 +296,7 @@ class Runner:
 
     # -- per request ----------------------------------------------------------------
 
-    def _begin(self) -> tuple[Any, Any, bool, str, Any]:
+    def _begin(self, request: Request) -> tuple[Any, Any, bool, str, Any]:
         """``(log, said, trace, decision id, context token)`` for one request.
 
         ``said`` is the logger for the INFO decision event, or None when the
@@ -310,9 +309,9 @@ class Runner:
         log = self._logger.bind() if self._lazy else self._logger
         enabled = getattr(log, "is_enabled_for", None)
         if enabled is None:
-            return log, log, True, did, _DECISION_ID.set(did)
+            return log, log, True, did, CURRENT.set([did, request, None])
         said = log if enabled(_INFO) else None
-        return log, said, said is not None and enabled(_DEBUG), did, _DECISION_ID.set(did)
+        return log, said, said is not None and enabled(_DEBUG), did, CURRENT.set([did, request, None])
 
     def evaluate(self, request: Request) -> Decision:
         """Decide one request: run the rules in order, stop at the first deny."""
@@ -329,7 +328,7 @@ class Runner:
         else:
             said = log if enabled(_INFO) else None
             trace = said is not None and enabled(_DEBUG)
-        token = _DECISION_ID.set(did)
+        token = CURRENT.set([did, request, None])
         try:
             if request.problem is not None or request.limits is not pipeline.limits:
                 problem = self._problem(request, pipeline)
@@ -371,13 +370,13 @@ class Runner:
                     return self._decide(said, did, start, request, scopes, step, deny)
             return self._decide(said, did, start, request, scopes, None, None)
         finally:
-            _DECISION_ID.reset(token)
+            CURRENT.reset(token)
 
     async def evaluate_async(self, request: Request) -> Decision:
         """Like ``evaluate``, awaiting ``async def`` rules and running blocking ones off the loop."""
         pipeline = self._pipeline
         start = perf_counter_ns()
-        log, said, trace, did, token = self._begin()
+        log, said, trace, did, token = self._begin(request)
         try:
             problem = self._problem(request, pipeline)
             if problem is not None:
@@ -438,7 +437,7 @@ class Runner:
                     return self._decide(said, did, start, request, scopes, step, deny)
             return self._decide(said, did, start, request, scopes, None, None)
         finally:
-            _DECISION_ID.reset(token)
+            CURRENT.reset(token)
 
     # -- the rare paths, kept out of the loop ------------------------------------------
 

@@ -14,7 +14,7 @@ from collections import abc
 import typing
 from typing import Any, Literal, Union
 
-from ._logs import scrub, strings_of
+from ._logs import scrub, secret_values, strings_of
 
 __all__ = ["build_settings", "is_secret_field"]
 
@@ -107,11 +107,18 @@ def _build(schema: type, raw: dict[str, Any], prefix: str) -> Any:
     try:
         return schema(**kwargs)
     except (ValueError, TypeError) as exc:  # the schema's own checks may quote a secret setting: cut it
-        secrets = [s for n, f in fields.items() if is_secret_field(f) and n in kwargs for s in strings_of(kwargs[n])]
+        secrets = _secrets(fields, kwargs)
         raise SettingError(f"invalid settings: {scrub(str(exc), secrets)}") from None
     except Exception as exc:  # noqa: BLE001 - a plugin's __post_init__ may raise anything: still a config error
-        secrets = [s for n, f in fields.items() if is_secret_field(f) and n in kwargs for s in strings_of(kwargs[n])]
+        secrets = _secrets(fields, kwargs)
         raise SettingError(f"invalid settings: {type(exc).__name__}: {scrub(str(exc), secrets)}") from None
+
+
+def _secrets(fields: dict[str, dataclasses.Field], kwargs: dict[str, Any]) -> list[str]:  # type: ignore[type-arg]
+    """What the schema's own error text must not quote: its secret fields, and the secret fields of the
+    settings dataclasses nested in the others (already built, at any depth)."""
+    return [s for name, f in fields.items() if name in kwargs
+            for s in (strings_of(kwargs[name]) if is_secret_field(f) else secret_values(kwargs[name]))]
 
 
 def build_settings(schema: type | None, raw: dict[str, Any]) -> Any:
