@@ -456,6 +456,65 @@ def test_a_rules_own_events_lose_the_requests_credentials_however_worded():
     assert '"count": 3' in line
 
 
+@dataclasses.dataclass(frozen=True)
+class _Keyed:
+    key: str = authrules.secret(default="")
+
+
+@pytest.mark.parametrize("leak", ["password-in-description", "secret-setting-in-description",
+                                  "client-secret-encoded", "password-in-error"])
+def test_a_deny_whose_text_holds_a_credential_is_sent_and_logged_without_it(leak):
+    from authrules import Deny, RuleType, hookimpl
+
+    password, client_secret, key = make_secret("deny-pw"), make_secret("deny cs+"), make_secret("deny-key")
+
+    def leaky(request, settings):
+        text = {"password-in-description": f"wrong password {request.param('password')}",
+                "secret-setting-in-description": f"upstream refused key {settings.key}",
+                "client-secret-encoded": "bad secret " + urlencode({"s": request.param("client_secret")}),
+                "password-in-error": "end_users_not_allowed"}[leak]
+        error = request.param("password") if leak == "password-in-error" else "unauthorized"
+        return Deny(error, text, 401)
+
+    class Plugin:
+        @hookimpl
+        def authrules_rule_types(self):
+            return [RuleType("leaky", leaky, _Keyed)]
+
+    log, events = capture()
+    runner = Runner.from_dict({"rules": [{"name": "l", "type": "leaky", "settings": {"key": key}}]},
+                              plugins=[Plugin()], autoload=False, logger=log)
+    body = urlencode({"grant_type": "password", "username": "u", "password": password, "client_id": "c1",
+                      "client_secret": client_secret})
+    raw = (b"POST /oauth/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+           b"Content-Length: %d\r\n\r\n" % len(body) + body.encode())
+    decision = runner.evaluate(runner.parse(raw))
+    assert (decision.outcome, decision.status, decision.rule) == ("deny", 401, "l")
+    assert decision.error_description == "the request is denied"
+    assert decision.error == ("access_denied" if leak == "password-in-error" else "unauthorized")
+    text = json.dumps(decision.to_dict()) + events.text
+    assert find_leak(text) is None and password not in text and key not in text
+    assert '"result": "leak"' in events.text
+
+
+def test_a_constant_deny_is_checked_once_and_a_clean_one_is_kept_as_is():
+    from authrules import Deny, RuleType, hookimpl
+
+    constant = Deny("unauthorized", "blocked client", 401)
+
+    class Plugin:
+        @hookimpl
+        def authrules_rule_types(self):
+            return [RuleType("block", lambda request, settings: constant)]
+
+    runner = Runner.from_dict({"rules": [{"name": "b", "type": "block"}]}, plugins=[Plugin()], autoload=False,
+                              logger=capture()[0])
+    raw = b"GET /authorize?client_id=c1&code=abc HTTP/1.1\r\nHost: a\r\n\r\n"
+    for _ in range(3):
+        assert runner.evaluate(runner.parse(raw)).error_description == "blocked client"
+    assert list(runner.steps[0].vetted.values()) == [constant]
+
+
 def test_a_number_whose_repr_is_hostile_is_logged_as_a_plain_number():
     class Loud(int):
         def __repr__(self) -> str:

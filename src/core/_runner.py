@@ -29,7 +29,7 @@ from ._config import Config, load_config, parse_config
 from ._decision import Decision
 from ._errors import ConfigError, PluginError
 from ._limits import Limits
-from ._logs import CURRENT, escape_control, scrub, secret_values
+from ._logs import CURRENT, escape_control, scrub, secret_forms, secret_values
 from ._plugins import SKIP_REASONS, PluginInfo, Plugins
 from ._request import Request
 from ._settings import SettingError, build_settings
@@ -80,6 +80,9 @@ class Step(NamedTuple):
     timeout: float
     skip: bool
     provider: str
+    #: The ``Deny`` objects this rule returned that were checked free of credentials (``_vet``), by id; each
+    #: is held here, so its id cannot be reused by another object. A rule returning a constant pays once.
+    vetted: dict[int, Deny]
 
     def __repr__(self) -> str:  # never the settings: they may hold authrules.secret() values
         return f"Step(name={self.name!r}, type={self.type!r}, provider={self.provider!r}, mode={self.mode})"
@@ -206,7 +209,7 @@ class Runner:
                 continue
             timeout = (rule.timeout_ms or config.limits.rule_timeout_ms) / 1000
             steps.append(Step(rule.name, rule.type, rule_type.rule, settings, mode, timeout,
-                              rule.on_error == "skip", provider))
+                              rule.on_error == "skip", provider, {}))
         for info in plugins.failures():
             self._logger.warning("authrules.plugin_failed", plugin=escape_control(info.name),
                                  distribution=escape_control(info.distribution or "") or None,
@@ -361,6 +364,8 @@ class Runner:
                                   duration_us=(perf_counter_ns() - t0) // 1000)
                     continue
                 if kind is Deny:
+                    if step.vetted.get(id(result)) is not result:
+                        result = self._vet(log, did, step, result, request)
                     if trace:
                         log.debug("authrules.rule", decision_id=did, rule=name, rule_type=rtype, result="deny",
                                   duration_us=(perf_counter_ns() - t0) // 1000)
@@ -384,7 +389,7 @@ class Runner:
                                     _invalid(*problem))
             scopes = request.scopes
             for step in pipeline.steps:
-                name, rtype, call, settings, mode, timeout, skip, _ = step
+                name, rtype, call, settings, mode, timeout, skip = step[:7]
                 t0 = perf_counter_ns()
                 try:
                     if mode == INLINE:
@@ -428,6 +433,8 @@ class Runner:
                                   duration_us=(perf_counter_ns() - t0) // 1000)
                     continue
                 if kind is Deny:
+                    if step.vetted.get(id(result)) is not result:
+                        result = self._vet(log, did, step, result, request)
                     if trace:
                         log.debug("authrules.rule", decision_id=did, rule=name, rule_type=rtype, result="deny",
                                   duration_us=(perf_counter_ns() - t0) // 1000)
@@ -464,6 +471,24 @@ class Runner:
                 raise  # e.g. Ctrl-C while this thread waited
             future.cancel()
             return _Failure("timeout", {"timeout_ms": int(timeout * 1000)})
+
+    def _vet(self, log: Any, did: str, step: Step, deny: Deny, request: Request) -> Deny:
+        """A rule's ``Deny`` as the client and the log may see it: never holding a credential.
+
+        Its text goes to the client (``error_description``) and into the decision event, so a rule that
+        wrote the request's password or one of its own secret settings into it has that text withheld:
+        still a deny, with a generic description, and an error event that says why (never what).
+        """
+        forms = secret_forms((*request.secrets, *secret_values(step.settings)))
+        leaky_error = any(form in deny.error for form in forms)
+        if not leaky_error and not any(form in deny.description for form in forms):
+            if len(step.vetted) < 64:  # a rule that builds a new Deny each time is checked each time
+                step.vetted[id(deny)] = deny
+            return deny
+        log.error("authrules.rule", decision_id=did, rule=step.name, rule_type=step.type, result="leak",
+                  action="denied", detail="the rule's deny text held a credential of the request or a secret "
+                  "setting, so a generic text was sent instead")
+        return Deny("access_denied" if leaky_error else deny.error, "the request is denied", deny.status)
 
     @staticmethod
     def _raised(exc: BaseException, request: Request) -> _Failure:
