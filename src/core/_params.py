@@ -24,7 +24,7 @@ import json
 import re
 from types import MappingProxyType
 from typing import Any, Mapping
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_to_bytes
 
 from ._errors import RequestError
 from ._limits import Limits
@@ -83,10 +83,14 @@ class _Counter:
         self.n = 0
         self.limits = limits
 
-    def take(self) -> None:
-        self.n += 1
+    def take(self, count: int = 1) -> None:
+        self.n += count
         if self.n > self.limits.max_params:
             raise RequestError("the request has too many parameters")
+
+    def room(self) -> int:
+        """How many more parameters the limit allows."""
+        return self.limits.max_params - self.n
 
 
 def _check_value(name: str, value: str, limits: Limits) -> str:
@@ -107,31 +111,58 @@ def _check_name(name: str, limits: Limits) -> str:
     return name
 
 
+def _unquote(raw: str, where: str) -> str:
+    """``unquote_plus(raw, errors="strict")`` for ASCII ``raw``; bytes that are not UTF-8 are a ``RequestError``.
+
+    ``unquote_plus`` splits its input into ASCII and non-ASCII runs first; an
+    ASCII text is one run, so decoding its bytes directly gives the same string
+    in half the time.
+    """
+    text = raw.replace("+", " ")
+    if "%" not in text:
+        return text
+    try:
+        return unquote_to_bytes(text).decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestError(f"the {where} is not valid UTF-8 once decoded") from None
+
+
 def _decode_urlencoded(text: str, where: str, counter: _Counter) -> dict[str, list[str]]:
+    """Every name and value of a URL-encoded text, as sent; checks run pair by pair, in order.
+
+    The text is checked whole first (RFC 3986 characters only), so a part
+    without ``%`` needs no decoding beyond ``+`` and cannot hold NUL or a
+    surrogate, and a registered name needs no name checks: those are skipped.
+    """
     limits = counter.limits
-    if _QUERY_TEXT.fullmatch(text) is None or _BAD_PERCENT.search(text):
+    if _QUERY_TEXT.fullmatch(text) is None or ("%" in text and _BAD_PERCENT.search(text)):
         raise RequestError(f"the {where} holds characters a URL-encoded form may not hold")
     if ";" in text:  # a separator for Rack before 3, Python before 3.9.2 and others; encoded it is %3B
         raise RequestError(f"the {where} holds a ';', which some servers read as a parameter separator")
     out: dict[str, list[str]] = {}
     if not text:
         return out
-    for pair in text.split("&"):
-        if not pair:
-            continue
-        counter.take()
+    pairs = [pair for pair in text.split("&") if pair]
+    max_raw, max_length = 3 * limits.max_value_length, limits.max_value_length
+    # Only the pairs the parameter limit allows are read; it is passed (below) where one more would be.
+    for pair in pairs[:counter.room()]:
         raw_name, _, raw_value = pair.partition("=")
-        if len(raw_value) > 3 * limits.max_value_length:
+        if len(raw_value) > max_raw:
             raise RequestError("a parameter value is too long")
-        try:
-            name = unquote_plus(raw_name, errors="strict")
-            value = unquote_plus(raw_value, errors="strict")
-        except UnicodeDecodeError:
-            raise RequestError(f"the {where} is not valid UTF-8 once decoded") from None
-        _check_name(name, limits)
-        if "[" in name or "]" in name:  # PHP, Rack and Express's qs read a[]=x as the parameter a
-            raise RequestError("a parameter name holds brackets, which some servers read as an array")
-        out.setdefault(name, []).append(_check_value(name, value, limits))
+        name = _unquote(raw_name, where) if "%" in raw_name or "+" in raw_name else raw_name
+        value = _unquote(raw_value, where) if "%" in raw_value or "+" in raw_value else raw_value
+        if name not in _KNOWN_NAMES:  # registered names are well-formed, lower case and bracket-free
+            _check_name(name, limits)
+            if "[" in name or "]" in name:  # PHP, Rack and Express's qs read a[]=x as the parameter a
+                raise RequestError("a parameter name holds brackets, which some servers read as an array")
+        if len(value) > max_length or "%" in raw_value:  # only a decoded %XX can be a forbidden character
+            _check_value(name, value, limits)
+        values = out.get(name)
+        if values is None:
+            out[name] = [value]
+        else:
+            values.append(value)
+    counter.take(len(pairs))
     for name, values in out.items():
         if len(values) > 1 and _conflicting(name, values):
             raise RequestError(f"{_shown(name)} is given more than once with different values")
@@ -282,7 +313,10 @@ def merge(*sources: Params, arrays: Params | None = None) -> Params:
     empty: set[str] = set()  # names given, so far, only empty
     for source in sources:
         for name, values in source.items():
-            kept = tuple(dict.fromkeys(v for v in values if v))
+            if len(values) == 1:  # the common case, without building a dict
+                kept = values if values[0] else ()
+            else:
+                kept = tuple(dict.fromkeys(v for v in values if v))
             if not kept:
                 if name in merged:
                     raise RequestError(f"{_shown(name)} is given more than once with different values")
@@ -291,10 +325,10 @@ def merge(*sources: Params, arrays: Params | None = None) -> Params:
             if name in empty or len(kept) != len(values) and "" in values:
                 raise RequestError(f"{_shown(name)} is given more than once with different values")
             seen = merged.get(name)
-            if name in MULTI_VALUED:
-                merged[name] = tuple(dict.fromkeys((seen or ()) + kept))
-            elif seen is None:
+            if seen is None:
                 merged[name] = kept
+            elif name in MULTI_VALUED:
+                merged[name] = tuple(dict.fromkeys(seen + kept))
             elif seen != kept:
                 raise RequestError(f"{_shown(name)} is given more than once with different values")
     return MappingProxyType(merged)
