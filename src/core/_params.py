@@ -53,6 +53,7 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _NAME = re.compile(r"[\x21-\x7e]+")
 # No value may hold NUL or a lone surrogate (it could not be logged or re-encoded).
 _FORBIDDEN = re.compile(r"[\x00\ud800-\udfff]")
+_NONE: Params = MappingProxyType({})
 
 
 # Parameter names a description may quote: registered OAuth 2.0 / OpenID Connect names. Any other
@@ -127,21 +128,22 @@ def _unquote(raw: str, where: str) -> str:
         raise RequestError(f"the {where} is not valid UTF-8 once decoded") from None
 
 
-def _decode_urlencoded(text: str, where: str, counter: _Counter) -> dict[str, list[str]]:
+def _decode_urlencoded(text: str, where: str, counter: _Counter) -> Params:
     """Every name and value of a URL-encoded text, as sent; checks run pair by pair, in order.
 
     The text is checked whole first (RFC 3986 characters only), so a part
-    without ``%`` needs no decoding beyond ``+`` and cannot hold NUL or a
-    surrogate, and a registered name needs no name checks: those are skipped.
+    without ``%`` needs no decoding beyond ``+``, only a ``%00`` decodes to a
+    forbidden character (strict UTF-8 never yields a surrogate), and a
+    registered name needs no name checks: those are skipped.
     """
     limits = counter.limits
     if _QUERY_TEXT.fullmatch(text) is None or ("%" in text and _BAD_PERCENT.search(text)):
         raise RequestError(f"the {where} holds characters a URL-encoded form may not hold")
     if ";" in text:  # a separator for Rack before 3, Python before 3.9.2 and others; encoded it is %3B
         raise RequestError(f"the {where} holds a ';', which some servers read as a parameter separator")
-    out: dict[str, list[str]] = {}
     if not text:
-        return out
+        return _NONE
+    out: dict[str, list[str]] = {}
     pairs = [pair for pair in text.split("&") if pair]
     max_raw, max_length = 3 * limits.max_value_length, limits.max_value_length
     # Only the pairs the parameter limit allows are read; it is passed (below) where one more would be.
@@ -155,7 +157,7 @@ def _decode_urlencoded(text: str, where: str, counter: _Counter) -> dict[str, li
             _check_name(name, limits)
             if "[" in name or "]" in name:  # PHP, Rack and Express's qs read a[]=x as the parameter a
                 raise RequestError("a parameter name holds brackets, which some servers read as an array")
-        if len(value) > max_length or "%" in raw_value:  # only a decoded %XX can be a forbidden character
+        if len(value) > max_length or "%00" in raw_value:
             _check_value(name, value, limits)
         values = out.get(name)
         if values is None:
@@ -163,10 +165,12 @@ def _decode_urlencoded(text: str, where: str, counter: _Counter) -> dict[str, li
         else:
             values.append(value)
     counter.take(len(pairs))
+    frozen: dict[str, tuple[str, ...]] = {}
     for name, values in out.items():
         if len(values) > 1 and _conflicting(name, values):
             raise RequestError(f"{_shown(name)} is given more than once with different values")
-    return out
+        frozen[name] = tuple(values)
+    return MappingProxyType(frozen)
 
 
 def _conflicting(name: str, values: list[str] | tuple[str, ...]) -> bool:
@@ -180,7 +184,7 @@ def _freeze(values: dict[str, list[str]]) -> Params:
 
 
 def parse_query(query: str, counter: _Counter) -> Params:
-    return _freeze(_decode_urlencoded(query, "query string", counter))
+    return _decode_urlencoded(query, "query string", counter)
 
 
 def parse_form(body: bytes, counter: _Counter) -> Params:
@@ -188,7 +192,7 @@ def parse_form(body: bytes, counter: _Counter) -> Params:
         text = body.decode("ascii")
     except UnicodeDecodeError:
         raise RequestError("the form body holds bytes a URL-encoded form may not hold") from None
-    return _freeze(_decode_urlencoded(text, "form body", counter))
+    return _decode_urlencoded(text, "form body", counter)
 
 
 class _Pairs(list):  # type: ignore[type-arg]
@@ -200,15 +204,18 @@ def _reject_constant(name: str) -> Any:
 
 
 def _depth(value: Any, limit: int) -> None:
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
+    """Raise when any value sits deeper than ``limit`` (the document is depth 1); one level at a time."""
+    level, depth = [value], 1
+    while level:
         if depth > limit:
             raise RequestError("the JSON body is nested too deeply")
-        if isinstance(item, _Pairs):
-            stack.extend((v, depth + 1) for _, v in item)
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+        below: list[Any] = []
+        for item in level:
+            if isinstance(item, _Pairs):
+                below.extend(v for _, v in item)
+            elif isinstance(item, list):
+                below.extend(item)
+        level, depth = below, depth + 1
 
 
 def _plain(value: Any) -> Any:
@@ -254,7 +261,8 @@ def parse_json(body: bytes, counter: _Counter, *, what: str = "body") -> Params:
     given: dict[str, tuple[str, ...]] = {}
     for name, value in document:
         counter.take()
-        _check_name(name, limits)
+        if name not in _KNOWN_NAMES:  # registered names are well-formed and lower case
+            _check_name(name, limits)
         if claims and (name in _JWT_CLAIMS or (not isinstance(value, str) and name not in RESOLVED)):
             continue
         if isinstance(value, str):
@@ -273,12 +281,16 @@ def parse_json(body: bytes, counter: _Counter, *, what: str = "body") -> Params:
             _check_value(name, v, limits)
         # A key given twice is a parameter given twice (one occurrence may be an array); an empty
         # array is an empty value, and an empty value beside a non-empty one is a conflict.
-        occurrence = tuple(dict.fromkeys(values)) or ("",)
+        occurrence = values if len(values) == 1 else tuple(dict.fromkeys(values)) or ("",)
         first = given.setdefault(name, occurrence)
         if (len(occurrence) > 1 and "" in occurrence) or (first != occurrence and (
                 name not in MULTI_VALUED or "" in first or "" in occurrence)):
             raise RequestError(f"{_shown(name)} is given more than once with different values")
-        out.setdefault(name, []).extend(values)
+        kept = out.get(name)
+        if kept is None:
+            out[name] = list(values)
+        else:
+            kept.extend(values)
     return _freeze(out)
 
 
@@ -312,6 +324,8 @@ def merge(*sources: Params, arrays: Params | None = None) -> Params:
     merged: dict[str, tuple[str, ...]] = {}
     empty: set[str] = set()  # names given, so far, only empty
     for source in sources:
+        if not source:
+            continue
         for name, values in source.items():
             if len(values) == 1:  # the common case, without building a dict
                 kept = values if values[0] else ()
