@@ -43,6 +43,7 @@ _GRANT_NAME = re.compile(r"[A-Za-z0-9\-._]+")    # RFC 6749 A.10 grant-name
 _RESPONSE_NAME = re.compile(r"[A-Za-z0-9_]+")    # RFC 6749 A.3 response-name
 _URI_PARAMS = ("redirect_uri", "request_uri")
 _AUTH_SPLIT = re.compile(r"[ \t]+")
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")     # what quote() and quote_plus() never encode
 _NOT_ERROR_TEXT = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")  # outside RFC 6749 5.2 NQSCHAR
 _ENDPOINTS = frozenset({"authorize", "token", "revoke", "introspect", "userinfo", "par",
                         "device_authorization", "logout"})
@@ -331,10 +332,12 @@ def _rar_locations(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _secret_forms(value: str) -> Iterable[str]:
-    yield value
-    yield quote_plus(value, safe="")
-    yield quote(value, safe="")
+def _secret_forms(value: str) -> tuple[str, ...]:
+    """A secret as sent and percent-encoded both ways (``scrub()`` expands each form again, so a
+    secret encoded twice is cut too). A value of unreserved characters only is its own encoding."""
+    if _URL_SAFE.fullmatch(value):
+        return (value,)
+    return value, quote_plus(value, safe=""), quote(value, safe="")
 
 
 def _resolve(cls: type[Request], method: str, target: str, header_items: Iterable[tuple[str, str]],
