@@ -38,7 +38,7 @@ SECRET_PARAMS = frozenset({
 
 _EMPTY: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 _VSCHAR = re.compile(r"[\x20-\x7e]+")           # RFC 6749 A.1 client_id, A.5 state
-_NQCHAR = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 A.4 scope-token
+_SCOPE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")  # RFC 6749 A.4 scope-tokens (NQCHAR) and spaces
 _GRANT_NAME = re.compile(r"[A-Za-z0-9\-._]+")    # RFC 6749 A.10 grant-name
 _RESPONSE_NAME = re.compile(r"[A-Za-z0-9_]+")    # RFC 6749 A.3 response-name
 _URI_PARAMS = ("redirect_uri", "request_uri")
@@ -69,6 +69,8 @@ def _endpoint(path: str) -> str:
     Jetty) and resolve dot segments, so ``/oauth/%74oken``, ``/oauth/token;x``
     and ``/oauth/token/.`` all reach the token endpoint: they are read so here too.
     """
+    if "%" not in path and ";" not in path and "." not in path:  # nothing to decode, drop or resolve
+        return _endpoint_name(path.rstrip("/").rpartition("/")[2])
     segments: list[str] = []
     for raw in path.split("/"):
         for seg in unquote(raw.split(";", 1)[0], errors="replace").split("/"):
@@ -77,7 +79,11 @@ def _endpoint(path: str) -> str:
                     segments.pop()
             elif seg not in ("", "."):
                 segments.append(seg)
-    last = segments[-1].lower() if segments else ""
+    return _endpoint_name(segments[-1] if segments else "")
+
+
+def _endpoint_name(segment: str) -> str:
+    last = segment.lower()
     return last if last in _ENDPOINTS else "other"
 
 
@@ -88,13 +94,13 @@ def _origin_form(target: str) -> str:
     """``/path?query`` from a request target in origin-form or absolute-form (RFC 9112 3.2)."""
     if "#" in target:  # no form of request target holds a fragment, and parsers disagree on where it ends
         raise RequestError("the request target holds a fragment")
+    if target.startswith("/"):  # origin-form, the usual case
+        return target
     absolute = _ABSOLUTE_FORM.match(target)
     if absolute is not None:
         rest = target[absolute.end():]
         return rest if rest.startswith("/") else "/" + rest
-    if not target.startswith("/"):
-        raise RequestError("the request target is not a path")
-    return target
+    raise RequestError("the request target is not a path")
 
 
 @dataclass(frozen=True, slots=True, repr=False, eq=False)
@@ -177,7 +183,7 @@ class Request:
         try:
             return _resolve(cls, method.upper(), target, headers, bytes(body), limits,
                             _freeze(user) if user is not None else None,
-                            _freeze(context or {}), bound)
+                            _freeze(context) if context else _EMPTY, bound)
         except RequestError as exc:
             return cls(method=method.upper(), path=path, endpoint=_endpoint(path),
                        problem=_problem_text(exc.description), problem_status=exc.status, limits=limits)
@@ -230,7 +236,9 @@ class Request:
 def _content_type(value: str | None) -> tuple[str, str | None]:
     if value is None:
         return "", None
-    media, _, rest = value.partition(";")
+    media, sep, rest = value.partition(";")
+    if not sep:
+        return media.strip().lower(), None
     charset = None
     for param in rest.split(";"):
         key, _, val = param.strip().partition("=")
@@ -243,7 +251,7 @@ def _single_header(headers: Mapping[str, tuple[str, ...]], name: str) -> str | N
     values = headers.get(name)
     if not values:
         return None
-    if len(set(values)) > 1:
+    if len(values) > 1 and len(set(values)) > 1:
         raise RequestError(f"header {name} is given more than once with different values")
     return values[0]
 
@@ -351,12 +359,15 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
         raise RequestError("the request path holds characters a URI may not hold")
 
     grouped: dict[str, list[str]] = {}
-    count = 0
+    if type(header_items) is not list or len(header_items) > limits.max_headers:  # else no count to keep
+        header_items = _counted(header_items, limits.max_headers)
     for name, value in header_items:
-        count += 1
-        if count > limits.max_headers:
-            raise RequestError("the request has too many header fields", 431)
-        grouped.setdefault(name.lower(), []).append(value)
+        name = name.lower()
+        values = grouped.get(name)
+        if values is None:
+            grouped[name] = [value]
+        else:
+            values.append(value)
     headers = MappingProxyType({k: tuple(v) for k, v in grouped.items()})
 
     counter = _Counter(limits)
@@ -406,13 +417,13 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
             raise RequestError("the client id in the Authorization header and in the request disagree")
         client_id = basic[0]
         client_auth = "client_secret_basic"
-    methods = [m for m, present in (("client_secret_basic", basic is not None),
-                                    ("client_secret_post", "client_secret" in params),
-                                    ("private_key_jwt", "client_assertion" in params)) if present]
-    if len(methods) > 1:
+    post, assertion = "client_secret" in params, "client_assertion" in params
+    if (basic is not None) + post + assertion > 1:
         raise RequestError("the client uses more than one authentication method")
-    if methods:
-        client_auth = methods[0]
+    if post:
+        client_auth = "client_secret_post"
+    elif assertion:
+        client_auth = "private_key_jwt"
     if "client_assertion" in params:  # RFC 7521 4.2: the assertion's subject is the client
         subject = _assertion_subject(params["client_assertion"][0])
         if subject is None and client_id is None:
@@ -433,13 +444,14 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
             if not is_uri_text(value):
                 raise RequestError(f"parameter {name} holds characters a URI may not hold")
 
-    named = params.get("audience", ())
-    seen = set(named)  # a set, not `in tuple`: thousands of JSON audiences and resources stay linear
-    audiences = named + tuple(a for a in params.get("resource", ()) if a not in seen)
-    seen.update(audiences)
-    locations = tuple(dict.fromkeys(v for v in _rar_locations(params.get("authorization_details", ()))
-                                    if v not in seen))
-    audiences += locations
+    audiences = named = params.get("audience", ())
+    if "resource" in params or "authorization_details" in params:
+        seen = set(named)  # a set, not `in tuple`: thousands of JSON audiences and resources stay linear
+        audiences = named + tuple(a for a in params.get("resource", ()) if a not in seen)
+        seen.update(audiences)
+        locations = tuple(dict.fromkeys(v for v in _rar_locations(params.get("authorization_details", ()))
+                                        if v not in seen))
+        audiences += locations
     keys = set()
     for value in audiences:
         if not is_uri_text(value):
@@ -448,15 +460,16 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
             keys.add(audience_key(value))
         except ValueError as exc:  # the text names the problem, never the value
             raise RequestError(f"an audience or resource {exc}") from None
-    for value in bound:
-        if not isinstance(value, str) or not is_uri_text(value):
-            raise ValueError("a bound audience must be a URI string")
-    audiences += tuple(a for a in bound if a not in audiences)
-    keys.update(audience_key(a) for a in bound)
+    if bound:
+        for value in bound:
+            if not isinstance(value, str) or not is_uri_text(value):
+                raise ValueError("a bound audience must be a URI string")
+        audiences += tuple(a for a in bound if a not in audiences)
+        keys.update(audience_key(a) for a in bound)
 
-    scope = params.get("scope", ("",))[0]
-    scopes = tuple(dict.fromkeys(s for s in scope.split(" ") if s))
-    if any(_NQCHAR.fullmatch(s) is None for s in scopes):
+    scope = params.get("scope")  # merged values are never empty
+    scopes = tuple(dict.fromkeys(filter(None, scope[0].split(" ")))) if scope else ()
+    if scopes and _SCOPE.fullmatch(scope[0]) is None:  # one match for all tokens, not one per token
         raise RequestError("parameter scope holds characters a scope may not hold")
 
     return cls(
@@ -467,6 +480,14 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
         user=user, context=context, body_size=len(body), limits=limits,
         secrets=tuple(sorted({s for s in secrets if s}, key=len, reverse=True)),
     )
+
+
+def _counted(items: Iterable[tuple[str, str]], most: int) -> Iterable[tuple[str, str]]:
+    """``items`` as pairs, raising at the one past the ``most``-th: an iterator from a host is read no further."""
+    for count, (name, value) in enumerate(items, 1):
+        if count > most:
+            raise RequestError("the request has too many header fields", 431)
+        yield name, value
 
 
 def _identifier(params: Mapping[str, tuple[str, ...]], name: str, pattern: re.Pattern[str],
