@@ -131,10 +131,10 @@ def _unquote(raw: str, where: str) -> str:
 def _decode_urlencoded(text: str, where: str, counter: _Counter) -> Params:
     """Every name and value of a URL-encoded text, as sent; checks run pair by pair, in order.
 
-    The text is checked whole first (RFC 3986 characters only), so a part
-    without ``%`` needs no decoding beyond ``+``, only a ``%00`` decodes to a
-    forbidden character (strict UTF-8 never yields a surrogate), and a
-    registered name needs no name checks: those are skipped.
+    The text is checked whole first (RFC 3986 characters only, so it is
+    ASCII), and most texts are then decoded in one go (``_decoded_whole``).
+    Only a ``%00`` decodes to a forbidden character (strict UTF-8 never yields
+    a surrogate), and a registered name needs no name checks.
     """
     limits = counter.limits
     if _QUERY_TEXT.fullmatch(text) is None or ("%" in text and _BAD_PERCENT.search(text)):
@@ -143,21 +143,20 @@ def _decode_urlencoded(text: str, where: str, counter: _Counter) -> Params:
         raise RequestError(f"the {where} holds a ';', which some servers read as a parameter separator")
     if not text:
         return _NONE
+    whole = _decoded_whole(text, limits)
+    pairs = [pair for pair in (text if whole is None else whole).split("&") if pair]
+    max_length = limits.max_value_length
     out: dict[str, list[str]] = {}
-    pairs = [pair for pair in text.split("&") if pair]
-    max_raw, max_length = 3 * limits.max_value_length, limits.max_value_length
     # Only the pairs the parameter limit allows are read; it is passed (below) where one more would be.
     for pair in pairs[:counter.room()]:
-        raw_name, _, raw_value = pair.partition("=")
-        if len(raw_value) > max_raw:
-            raise RequestError("a parameter value is too long")
-        name = _unquote(raw_name, where) if "%" in raw_name or "+" in raw_name else raw_name
-        value = _unquote(raw_value, where) if "%" in raw_value or "+" in raw_value else raw_value
+        name, _, value = pair.partition("=")
+        if whole is None:
+            name, value = _decoded_pair(name, value, where, limits)
         if name not in _KNOWN_NAMES:  # registered names are well-formed, lower case and bracket-free
             _check_name(name, limits)
             if "[" in name or "]" in name:  # PHP, Rack and Express's qs read a[]=x as the parameter a
                 raise RequestError("a parameter name holds brackets, which some servers read as an array")
-        if len(value) > max_length or "%00" in raw_value:
+        if len(value) > max_length or "\x00" in value:
             _check_value(name, value, limits)
         values = out.get(name)
         if values is None:
@@ -171,6 +170,33 @@ def _decode_urlencoded(text: str, where: str, counter: _Counter) -> Params:
             raise RequestError(f"{_shown(name)} is given more than once with different values")
         frozen[name] = tuple(values)
     return MappingProxyType(frozen)
+
+
+def _decoded_whole(text: str, limits: Limits) -> str | None:
+    """``text`` decoded in one go when that gives the names and values decoding each part gives,
+    and no check on a part as sent can fail; else None, and each pair is decoded on its own.
+
+    That holds when no escape decodes to a separator (``%26`` is '&', ``%3D``
+    '='), when the text is valid UTF-8 once decoded (then so is each part:
+    '&' and '=' never occur inside a multi-byte character), and when it is too
+    short for any value to pass the limit on a value as sent.
+    """
+    if len(text) > 3 * limits.max_value_length or "%26" in text or "%3D" in text or "%3d" in text:
+        return None
+    plain = text.replace("+", " ")
+    if "%" not in plain:
+        return plain
+    try:
+        return unquote_to_bytes(plain).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _decoded_pair(raw_name: str, raw_value: str, where: str, limits: Limits) -> tuple[str, str]:
+    """One pair's name and value decoded, its value checked as sent first (decoding can only shrink it)."""
+    if len(raw_value) > 3 * limits.max_value_length:
+        raise RequestError("a parameter value is too long")
+    return _unquote(raw_name, where), _unquote(raw_value, where)
 
 
 def _conflicting(name: str, values: list[str] | tuple[str, ...]) -> bool:
@@ -321,11 +347,13 @@ def merge(*sources: Params, arrays: Params | None = None) -> Params:
     array) beside a non-empty one counts as different. JSON arrays arrive as one
     occurrence: ``{"audience": ["a", "b"]}`` names two audiences at once.
     """
+    given = [source for source in sources if source]
+    if len(given) == 1 and isinstance(given[0], MappingProxyType) and all(
+            len(values) == 1 and values[0] for values in given[0].values()):
+        return given[0]  # one source, one non-empty value per parameter: already the merged view
     merged: dict[str, tuple[str, ...]] = {}
     empty: set[str] = set()  # names given, so far, only empty
-    for source in sources:
-        if not source:
-            continue
+    for source in given:
         for name, values in source.items():
             if len(values) == 1:  # the common case, without building a dict
                 kept = values if values[0] else ()
