@@ -146,7 +146,8 @@ def _decode_urlencoded(text: str, where: str, counter: _Counter) -> Params:
     whole = _decoded_whole(text, limits)
     pairs = [pair for pair in (text if whole is None else whole).split("&") if pair]
     max_length = limits.max_value_length
-    out: dict[str, list[str]] = {}
+    out: dict[str, tuple[str, ...]] = {}
+    repeated: dict[str, list[str]] = {}  # every value of a name given more than once
     # Only the pairs the parameter limit allows are read; it is passed (below) where one more would be.
     for pair in pairs[:counter.room()]:
         name, _, value = pair.partition("=")
@@ -158,18 +159,20 @@ def _decode_urlencoded(text: str, where: str, counter: _Counter) -> Params:
                 raise RequestError("a parameter name holds brackets, which some servers read as an array")
         if len(value) > max_length or "\x00" in value:
             _check_value(name, value, limits)
-        values = out.get(name)
-        if values is None:
-            out[name] = [value]
+        if name not in out:
+            out[name] = (value,)
+        elif name in repeated:
+            repeated[name].append(value)
         else:
-            values.append(value)
+            repeated[name] = [*out[name], value]
     counter.take(len(pairs))
-    frozen: dict[str, tuple[str, ...]] = {}
-    for name, values in out.items():
-        if len(values) > 1 and _conflicting(name, values):
-            raise RequestError(f"{_shown(name)} is given more than once with different values")
-        frozen[name] = tuple(values)
-    return MappingProxyType(frozen)
+    if repeated:
+        for name in out:  # in the order names were first given, as the problem names the first
+            if name in repeated:
+                if _conflicting(name, repeated[name]):
+                    raise RequestError(f"{_shown(name)} is given more than once with different values")
+                out[name] = tuple(repeated[name])
+    return MappingProxyType(out)
 
 
 def _decoded_whole(text: str, limits: Limits) -> str | None:
