@@ -358,17 +358,7 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
     if not is_uri_text(path):
         raise RequestError("the request path holds characters a URI may not hold")
 
-    grouped: dict[str, list[str]] = {}
-    if type(header_items) is not list or len(header_items) > limits.max_headers:  # else no count to keep
-        header_items = _counted(header_items, limits.max_headers)
-    for name, value in header_items:
-        name = name.lower()
-        values = grouped.get(name)
-        if values is None:
-            grouped[name] = [value]
-        else:
-            values.append(value)
-    headers = MappingProxyType({k: tuple(v) for k, v in grouped.items()})
+    headers = MappingProxyType(_grouped_headers(header_items, limits.max_headers))
 
     counter = _Counter(limits)
     query = parse_query(query_text, counter)
@@ -519,6 +509,25 @@ def _request_builder() -> Callable[..., Request]:
 
 
 _new_request = _request_builder()
+
+
+def _grouped_headers(items: Iterable[tuple[str, str]], most: int) -> dict[str, tuple[str, ...]]:
+    """Header values by lower-case name, in the order sent; more than ``most`` fields is a 431 problem."""
+    if type(items) is list and len(items) <= most:  # no count to keep
+        once = {name.lower(): (value,) for name, value in items}
+        if len(once) == len(items):  # the usual case: every name given once
+            return once
+    else:
+        items = _counted(items, most)
+    grouped: dict[str, list[str]] = {}
+    for name, value in items:
+        name = name.lower()
+        values = grouped.get(name)
+        if values is None:
+            grouped[name] = [value]
+        else:
+            values.append(value)
+    return {name: tuple(values) for name, values in grouped.items()}
 
 
 def _counted(items: Iterable[tuple[str, str]], most: int) -> Iterable[tuple[str, str]]:
