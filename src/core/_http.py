@@ -137,8 +137,8 @@ def _head_lines(text: str) -> list[str]:
     A line ending in a CR keeps any other CR it holds, for the request-line and
     field checks to refuse.
     """
-    if text.count("\r") == text.count("\r\n") + text.endswith("\r"):  # every CR ends a line: split in one go
-        return text.replace("\r\n", "\n").removesuffix("\r").split("\n")
+    if text.count("\r\n") == text.count("\r") == text.count("\n"):  # CRLF line ends only: split in one go
+        return text.split("\r\n")
     lines = text.split("\n")
     if any(line.endswith("\r") is False and "\r" in line for line in lines):
         raise RequestError("the request head holds a bare CR")
