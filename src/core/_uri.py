@@ -37,8 +37,9 @@ _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443", "ftp":
 # WHATWG URL "special schemes" whose authority may follow any number of slashes ("file" has its own rules).
 _SPECIAL = frozenset(_DEFAULT_PORTS)
 # The usual audience: lower-case http(s), a host of dot-separated labels, a path without '.' or '%'.
-# Nothing in it is normalised, so its key is itself without trailing slashes.
-_PLAIN_URL = re.compile(r"https?://[a-z0-9\-]+(?:\.[a-z0-9\-]+)*(?:/[A-Za-z0-9_~\-]*)*")
+# Nothing in it is normalised, so its key is itself without trailing slashes. Possessive (++, *+):
+# no class holds the '.' or '/' after it, so giving characters back could never help, only take time.
+_PLAIN_URL = re.compile(r"https?://[a-z0-9\-]++(?:\.[a-z0-9\-]++)*+(?:/[A-Za-z0-9_~\-]*+)*+")
 
 
 def is_uri_text(value: str) -> bool:
