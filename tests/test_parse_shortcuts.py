@@ -47,7 +47,7 @@ LIMITS = st.builds(Limits, max_params=st.integers(1, 6), max_value_length=st.int
 def test_urlencoded_text_decoded_whole_reads_as_decoded_pair_by_pair(text, limits):
     whole = outcome(lambda: _params.parse_query(text, _params._Counter(limits)))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_params, "_decoded_whole", lambda text, limits: None)
+        patch.setattr(_params, "_decoded_whole", lambda text, limits, room: None)
         by_pair = outcome(lambda: _params.parse_query(text, _params._Counter(limits)))
     assert whole == by_pair
 

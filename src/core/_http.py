@@ -109,7 +109,7 @@ def parse_http(raw: bytes, limits: Limits) -> tuple[str, str, Headers, bytes]:
 
 
 def _fields(lines: list[str]) -> Headers:
-    """``(lower-case name, value)`` of each header line, checked line by line.
+    """``(lower-case name, value)`` of each header line; a malformed line is a ``RequestError``.
 
     Most heads are well-formed: one match over all lines checks them at once,
     and only a head that fails it is walked line by line to name the problem.

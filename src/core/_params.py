@@ -143,7 +143,7 @@ def _decode_urlencoded(text: str, where: str, counter: _Counter) -> Params:
         raise RequestError(f"the {where} holds a ';', which some servers read as a parameter separator")
     if not text:
         return _NONE
-    whole = _decoded_whole(text, limits)
+    whole = _decoded_whole(text, limits, counter.room())
     pairs = [pair for pair in (text if whole is None else whole).split("&") if pair]
     max_length = limits.max_value_length
     out: dict[str, tuple[str, ...]] = {}
@@ -175,16 +175,19 @@ def _decode_urlencoded(text: str, where: str, counter: _Counter) -> Params:
     return MappingProxyType(out)
 
 
-def _decoded_whole(text: str, limits: Limits) -> str | None:
+def _decoded_whole(text: str, limits: Limits, room: int) -> str | None:
     """``text`` decoded in one go when that gives the names and values decoding each part gives,
     and no check on a part as sent can fail; else None, and each pair is decoded on its own.
 
     That holds when no escape decodes to a separator (``%26`` is '&', ``%3D``
     '='), when the text is valid UTF-8 once decoded (then so is each part:
     '&' and '=' never occur inside a multi-byte character), and when it is too
-    short for any value to pass the limit on a value as sent.
+    short for any value to pass the limit on a value as sent. A text with more
+    pairs than the parameter limit leaves ``room`` for is decoded pair by pair,
+    so that decoding stops at the limit.
     """
-    if len(text) > 3 * limits.max_value_length or "%26" in text or "%3D" in text or "%3d" in text:
+    if (len(text) > 3 * limits.max_value_length or text.count("&") >= room
+            or "%26" in text or "%3D" in text or "%3d" in text):
         return None
     plain = text.replace("+", " ")
     if "%" not in plain:
