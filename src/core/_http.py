@@ -20,6 +20,9 @@ __all__ = ["parse_http"]
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _REQUEST_LINE = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ ]+) HTTP/(1\.[01])")
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
+# Header lines that all pass _fields' checks, each ended by LF. Possessive (++, *+): a name ends at
+# its colon and a line at its LF, which neither class holds, so backtracking could only take time.
+_FIELD_LINES = re.compile(r"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]++:[\t\x20-\x7e]*+\n)*+")
 _HEX = re.compile(r"[0-9A-Fa-f]{1,16}")
 
 Headers = list[tuple[str, str]]
@@ -86,18 +89,36 @@ def parse_http(raw: bytes, limits: Limits) -> tuple[str, str, Headers, bytes]:
         text = head.decode("ascii")
     except UnicodeDecodeError:
         raise RequestError("the request head holds bytes that are not ASCII") from None
-    lines = text.split("\n")
-    if any(line.endswith("\r") is False and "\r" in line for line in lines):
-        raise RequestError("the request head holds a bare CR")
-    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    lines = _head_lines(text)
     match = _REQUEST_LINE.fullmatch(lines[0])
     if match is None:
         raise RequestError("the request line is malformed")
     method, target, _version = match.groups()
     if len(lines) - 1 > limits.max_headers:
         raise RequestError("the request has too many header fields", 431)
+    headers = _fields(lines[1:])
+    names = [name for name, _ in headers]
+    hosts = names.count("host")
+    # RFC 9112 3.2: a server MUST answer 400 to a request with more than one Host line, or none in HTTP/1.1;
+    # two hosts could route the request to one tenant and authorize it for another.
+    if hosts > 1:
+        raise RequestError("the request has more than one Host header field")
+    if hosts == 0 and _version == "1.1":
+        raise RequestError("the HTTP/1.1 request has no Host header field")
+    return method, target, headers, _body(headers, names, rest, limits, _version)
+
+
+def _fields(lines: list[str]) -> Headers:
+    """``(lower-case name, value)`` of each header line; a malformed line is a ``RequestError``.
+
+    Most heads are well-formed: one match over all lines checks them at once,
+    and only a head that fails it is walked line by line to name the problem.
+    """
+    if _FIELD_LINES.fullmatch("\n".join(lines) + "\n"):
+        fields = [line.partition(":") for line in lines]
+        return [(name.lower(), value.strip(" \t")) for name, _, value in fields]
     headers: Headers = []
-    for line in lines[1:]:
+    for line in lines:
         if line[:1] in (" ", "\t"):
             raise RequestError("the request uses obsolete header line folding")
         name, sep, value = line.partition(":")
@@ -107,19 +128,27 @@ def parse_http(raw: bytes, limits: Limits) -> tuple[str, str, Headers, bytes]:
         if _FIELD_VALUE.fullmatch(value) is None:
             raise RequestError(f"header {name.lower()} holds a control character")
         headers.append((name.lower(), value))
-    hosts = sum(1 for name, _ in headers if name == "host")
-    # RFC 9112 3.2: a server MUST answer 400 to a request with more than one Host line, or none in HTTP/1.1;
-    # two hosts could route the request to one tenant and authorize it for another.
-    if hosts > 1:
-        raise RequestError("the request has more than one Host header field")
-    if hosts == 0 and _version == "1.1":
-        raise RequestError("the HTTP/1.1 request has no Host header field")
-    return method, target, headers, _body(headers, rest, limits, _version)
+    return headers
 
 
-def _body(headers: Headers, rest: bytes, limits: Limits, version: str = "1.1") -> bytes:
-    lengths = {v for n, v in headers if n == "content-length"}
-    codings = [v for n, v in headers if n == "transfer-encoding"]
+def _head_lines(text: str) -> list[str]:
+    """The head's lines without their CRLF or LF ends.
+
+    A line holding a CR but not ending in one is a bare CR: ``RequestError``.
+    A line ending in a CR keeps any other CR it holds, for the request-line and
+    field checks to refuse.
+    """
+    if text.count("\r\n") == text.count("\r") == text.count("\n"):  # CRLF line ends only: split in one go
+        return text.split("\r\n")
+    lines = text.split("\n")
+    if any(line.endswith("\r") is False and "\r" in line for line in lines):
+        raise RequestError("the request head holds a bare CR")
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _body(headers: Headers, names: list[str], rest: bytes, limits: Limits, version: str = "1.1") -> bytes:
+    lengths = {v for n, v in headers if n == "content-length"} if "content-length" in names else set()
+    codings = [v for n, v in headers if n == "transfer-encoding"] if "transfer-encoding" in names else []
     if codings:
         if version == "1.0":  # RFC 9112 6.1: framing of an HTTP/1.0 message with Transfer-Encoding is faulty
             raise RequestError("the request has Transfer-Encoding in HTTP/1.0")

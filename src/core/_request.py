@@ -15,9 +15,9 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 from ._errors import RequestError
@@ -38,11 +38,12 @@ SECRET_PARAMS = frozenset({
 
 _EMPTY: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 _VSCHAR = re.compile(r"[\x20-\x7e]+")           # RFC 6749 A.1 client_id, A.5 state
-_NQCHAR = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 A.4 scope-token
+_SCOPE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")  # RFC 6749 A.4 scope-tokens (NQCHAR) and spaces
 _GRANT_NAME = re.compile(r"[A-Za-z0-9\-._]+")    # RFC 6749 A.10 grant-name
 _RESPONSE_NAME = re.compile(r"[A-Za-z0-9_]+")    # RFC 6749 A.3 response-name
 _URI_PARAMS = ("redirect_uri", "request_uri")
 _AUTH_SPLIT = re.compile(r"[ \t]+")
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")     # what quote() and quote_plus() never encode
 _NOT_ERROR_TEXT = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")  # outside RFC 6749 5.2 NQSCHAR
 _ENDPOINTS = frozenset({"authorize", "token", "revoke", "introspect", "userinfo", "par",
                         "device_authorization", "logout"})
@@ -68,6 +69,8 @@ def _endpoint(path: str) -> str:
     Jetty) and resolve dot segments, so ``/oauth/%74oken``, ``/oauth/token;x``
     and ``/oauth/token/.`` all reach the token endpoint: they are read so here too.
     """
+    if "%" not in path and ";" not in path and "." not in path:  # nothing to decode, drop or resolve
+        return _endpoint_name(path.rstrip("/").rpartition("/")[2])
     segments: list[str] = []
     for raw in path.split("/"):
         for seg in unquote(raw.split(";", 1)[0], errors="replace").split("/"):
@@ -76,7 +79,11 @@ def _endpoint(path: str) -> str:
                     segments.pop()
             elif seg not in ("", "."):
                 segments.append(seg)
-    last = segments[-1].lower() if segments else ""
+    return _endpoint_name(segments[-1] if segments else "")
+
+
+def _endpoint_name(segment: str) -> str:
+    last = segment.lower()
     return last if last in _ENDPOINTS else "other"
 
 
@@ -87,13 +94,13 @@ def _origin_form(target: str) -> str:
     """``/path?query`` from a request target in origin-form or absolute-form (RFC 9112 3.2)."""
     if "#" in target:  # no form of request target holds a fragment, and parsers disagree on where it ends
         raise RequestError("the request target holds a fragment")
+    if target.startswith("/"):  # origin-form, the usual case
+        return target
     absolute = _ABSOLUTE_FORM.match(target)
     if absolute is not None:
         rest = target[absolute.end():]
         return rest if rest.startswith("/") else "/" + rest
-    if not target.startswith("/"):
-        raise RequestError("the request target is not a path")
-    return target
+    raise RequestError("the request target is not a path")
 
 
 @dataclass(frozen=True, slots=True, repr=False, eq=False)
@@ -176,7 +183,7 @@ class Request:
         try:
             return _resolve(cls, method.upper(), target, headers, bytes(body), limits,
                             _freeze(user) if user is not None else None,
-                            _freeze(context or {}), bound)
+                            _freeze(context) if context else _EMPTY, bound)
         except RequestError as exc:
             return cls(method=method.upper(), path=path, endpoint=_endpoint(path),
                        problem=_problem_text(exc.description), problem_status=exc.status, limits=limits)
@@ -229,7 +236,9 @@ class Request:
 def _content_type(value: str | None) -> tuple[str, str | None]:
     if value is None:
         return "", None
-    media, _, rest = value.partition(";")
+    media, sep, rest = value.partition(";")
+    if not sep:
+        return media.strip().lower(), None
     charset = None
     for param in rest.split(";"):
         key, _, val = param.strip().partition("=")
@@ -242,7 +251,7 @@ def _single_header(headers: Mapping[str, tuple[str, ...]], name: str) -> str | N
     values = headers.get(name)
     if not values:
         return None
-    if len(set(values)) > 1:
+    if len(values) > 1 and len(set(values)) > 1:
         raise RequestError(f"header {name} is given more than once with different values")
     return values[0]
 
@@ -331,10 +340,12 @@ def _rar_locations(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _secret_forms(value: str) -> Iterable[str]:
-    yield value
-    yield quote_plus(value, safe="")
-    yield quote(value, safe="")
+def _secret_forms(value: str) -> tuple[str, ...]:
+    """A secret as sent and percent-encoded both ways (``scrub()`` expands each form again, so a
+    secret encoded twice is cut too). A value of unreserved characters only is its own encoding."""
+    if _URL_SAFE.fullmatch(value):
+        return (value,)
+    return value, quote_plus(value, safe=""), quote(value, safe="")
 
 
 def _resolve(cls: type[Request], method: str, target: str, header_items: Iterable[tuple[str, str]],
@@ -347,14 +358,7 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
     if not is_uri_text(path):
         raise RequestError("the request path holds characters a URI may not hold")
 
-    grouped: dict[str, list[str]] = {}
-    count = 0
-    for name, value in header_items:
-        count += 1
-        if count > limits.max_headers:
-            raise RequestError("the request has too many header fields", 431)
-        grouped.setdefault(name.lower(), []).append(value)
-    headers = MappingProxyType({k: tuple(v) for k, v in grouped.items()})
+    headers = MappingProxyType(_grouped_headers(header_items, limits.max_headers))
 
     counter = _Counter(limits)
     query = parse_query(query_text, counter)
@@ -403,13 +407,13 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
             raise RequestError("the client id in the Authorization header and in the request disagree")
         client_id = basic[0]
         client_auth = "client_secret_basic"
-    methods = [m for m, present in (("client_secret_basic", basic is not None),
-                                    ("client_secret_post", "client_secret" in params),
-                                    ("private_key_jwt", "client_assertion" in params)) if present]
-    if len(methods) > 1:
+    post, assertion = "client_secret" in params, "client_assertion" in params
+    if (basic is not None) + post + assertion > 1:
         raise RequestError("the client uses more than one authentication method")
-    if methods:
-        client_auth = methods[0]
+    if post:
+        client_auth = "client_secret_post"
+    elif assertion:
+        client_auth = "private_key_jwt"
     if "client_assertion" in params:  # RFC 7521 4.2: the assertion's subject is the client
         subject = _assertion_subject(params["client_assertion"][0])
         if subject is None and client_id is None:
@@ -430,13 +434,14 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
             if not is_uri_text(value):
                 raise RequestError(f"parameter {name} holds characters a URI may not hold")
 
-    named = params.get("audience", ())
-    seen = set(named)  # a set, not `in tuple`: thousands of JSON audiences and resources stay linear
-    audiences = named + tuple(a for a in params.get("resource", ()) if a not in seen)
-    seen.update(audiences)
-    locations = tuple(dict.fromkeys(v for v in _rar_locations(params.get("authorization_details", ()))
-                                    if v not in seen))
-    audiences += locations
+    audiences = named = params.get("audience", ())
+    if "resource" in params or "authorization_details" in params:
+        seen = set(named)  # a set, not `in tuple`: thousands of JSON audiences and resources stay linear
+        audiences = named + tuple(a for a in params.get("resource", ()) if a not in seen)
+        seen.update(audiences)
+        locations = tuple(dict.fromkeys(v for v in _rar_locations(params.get("authorization_details", ()))
+                                        if v not in seen))
+        audiences += locations
     keys = set()
     for value in audiences:
         if not is_uri_text(value):
@@ -445,18 +450,20 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
             keys.add(audience_key(value))
         except ValueError as exc:  # the text names the problem, never the value
             raise RequestError(f"an audience or resource {exc}") from None
-    for value in bound:
-        if not isinstance(value, str) or not is_uri_text(value):
-            raise ValueError("a bound audience must be a URI string")
-    audiences += tuple(a for a in bound if a not in audiences)
-    keys.update(audience_key(a) for a in bound)
+    if bound:
+        for value in bound:
+            if not isinstance(value, str) or not is_uri_text(value):
+                raise ValueError("a bound audience must be a URI string")
+        audiences += tuple(a for a in bound if a not in audiences)
+        keys.update(audience_key(a) for a in bound)
 
-    scope = params.get("scope", ("",))[0]
-    scopes = tuple(dict.fromkeys(s for s in scope.split(" ") if s))
-    if any(_NQCHAR.fullmatch(s) is None for s in scopes):
+    scope = params.get("scope")  # merged values are never empty
+    scopes = tuple(dict.fromkeys(filter(None, scope[0].split(" ")))) if scope else ()
+    if scopes and _SCOPE.fullmatch(scope[0]) is None:  # one match for all tokens, not one per token
         raise RequestError("parameter scope holds characters a scope may not hold")
 
-    return cls(
+    build = _new_request if cls is Request else cls
+    return build(
         method=method, path=path, endpoint=_endpoint(path), grant_type=grant_type,
         response_type=response_type, query=query, body=body_params, params=params,
         headers=headers, client_id=client_id, client_auth=client_auth, audiences=audiences,
@@ -464,6 +471,71 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
         user=user, context=context, body_size=len(body), limits=limits,
         secrets=tuple(sorted({s for s in secrets if s}, key=len, reverse=True)),
     )
+
+
+def _request_builder() -> Callable[..., Request]:
+    """What ``_resolve`` calls, with ``Request``'s keyword arguments, to build a request without a problem.
+
+    A frozen dataclass's ``__init__`` stores each of its 21 fields through
+    ``object.__setattr__``; storing the slots through their descriptors builds
+    the same object (same type, same values, still frozen) in about 60% of the
+    time, as ``_decision_builder`` in _runner.py does for ``Decision``. Should
+    ``Request`` gain or reorder a field or get a ``__post_init__``, this falls
+    back to the constructor itself.
+    """
+    names = ("method", "path", "endpoint", "grant_type", "response_type", "query", "body", "params", "headers",
+             "client_id", "client_auth", "audiences", "audience_keys", "scopes", "user", "context", "problem",
+             "problem_status", "body_size", "limits", "secrets")
+    if tuple(f.name for f in fields(Request)) != names or hasattr(Request, "__post_init__"):
+        return Request
+    new = object.__new__
+    stores = tuple(getattr(Request, name).__set__ for name in names)
+
+    def build(*, method: str, path: str, endpoint: str, grant_type: str | None, response_type: str | None,
+              query: Mapping[str, tuple[str, ...]], body: Mapping[str, tuple[str, ...]],
+              params: Mapping[str, tuple[str, ...]], headers: Mapping[str, tuple[str, ...]],
+              client_id: str | None, client_auth: str, audiences: tuple[str, ...], audience_keys: frozenset[str],
+              scopes: tuple[str, ...], user: Mapping[str, Any] | None, context: Mapping[str, Any],
+              body_size: int, limits: Limits, secrets: tuple[str, ...]) -> Request:
+        request = new(Request)
+        values = (  # in field order; problem and problem_status get their defaults, None and 400
+            method, path, endpoint, grant_type, response_type, query, body, params, headers, client_id,
+            client_auth, audiences, audience_keys, scopes, user, context, None, 400, body_size, limits, secrets)
+        for store, value in zip(stores, values):
+            store(request, value)
+        return request
+
+    return build
+
+
+_new_request = _request_builder()
+
+
+def _grouped_headers(items: Iterable[tuple[str, str]], most: int) -> dict[str, tuple[str, ...]]:
+    """Header values by lower-case name, in the order sent; more than ``most`` fields is a 431 problem."""
+    if type(items) is list and len(items) <= most:  # no count to keep
+        once = {name.lower(): (value,) for name, value in items}
+        if len(once) == len(items):  # the usual case: every name given once
+            return once
+    else:
+        items = _counted(items, most)
+    grouped: dict[str, list[str]] = {}
+    for name, value in items:
+        name = name.lower()
+        values = grouped.get(name)
+        if values is None:
+            grouped[name] = [value]
+        else:
+            values.append(value)
+    return {name: tuple(values) for name, values in grouped.items()}
+
+
+def _counted(items: Iterable[tuple[str, str]], most: int) -> Iterable[tuple[str, str]]:
+    """``items`` as pairs, raising at the one past the ``most``-th: an iterator from a host is read no further."""
+    for count, (name, value) in enumerate(items, 1):
+        if count > most:
+            raise RequestError("the request has too many header fields", 431)
+        yield name, value
 
 
 def _identifier(params: Mapping[str, tuple[str, ...]], name: str, pattern: re.Pattern[str],

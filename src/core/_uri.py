@@ -36,6 +36,10 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443", "ftp": "21"}
 # WHATWG URL "special schemes" whose authority may follow any number of slashes ("file" has its own rules).
 _SPECIAL = frozenset(_DEFAULT_PORTS)
+# The usual audience: lower-case http(s), a host of dot-separated labels, a path without '.' or '%'.
+# Nothing in it is normalised, so its key is itself without trailing slashes. Possessive (++, *+):
+# no class holds the '.' or '/' after it, so giving characters back could never help, only take time.
+_PLAIN_URL = re.compile(r"https?://[a-z0-9\-]++(?:\.[a-z0-9\-]++)*+(?:/[A-Za-z0-9_~\-]*+)*+")
 
 
 def is_uri_text(value: str) -> bool:
@@ -84,6 +88,8 @@ def audience_key(value: str) -> str:
     aside. Raises :class:`ValueError` (whose text never quotes ``value``) for
     a bad port or a userinfo part.
     """
+    if _PLAIN_URL.fullmatch(value):
+        return value.rstrip("/")
     scheme, authority, path, query, _fragment = _SPLIT.fullmatch(value).groups()  # type: ignore[union-attr]
     if scheme is None or _SCHEME.fullmatch(scheme) is None:
         return _normalize_percent(value).rstrip("/")
