@@ -523,6 +523,31 @@ def test_a_body_that_does_not_match_its_content_type_is_invalid(decide, raw):
     expect_invalid(decide, raw)
 
 
+UTF7_CLIENT, UTF7_TODO = "%2BAEMATABJAEUATgBU-_ID", "http://todoapi2%2BAC4-api"  # UTF-7 for CLIENT_ID, todoapi2.api
+
+
+@pytest.mark.parametrize("raw", [
+    # Django decodes the query with the Content-Type's charset, body or no body: UTF-7 turns these into the
+    # denied client and audience there.
+    get(f"/authorize?client_id={UTF7_CLIENT}&audience={UTF7_TODO}", [("Content-Type", "text/plain; charset=utf-7")]),
+    get(f"/authorize?client_id={UTF7_CLIENT}&audience={UTF7_TODO}", [("Content-Type", FORM + "; charset=UTF-7")]),
+    post(json.dumps({"client_id": CLIENT, "audience": BILLING}), JSON + "; charset*=utf-8''utf-7",
+         target=f"/oauth/token?x=1"),
+    post(q(("client_id", CLIENT), ("audience", BILLING)), FORM + "; charset*0*=utf-8''utf-7"),
+    post(q(("client_id", CLIENT), ("audience", BILLING)), FORM + "; charset=utf-8; charset=utf-7"),
+    get("/authorize?client_id=c&audience=x", [("Content-Type", "text/plain; charset=iso-8859-1")]),
+], ids=["utf7-no-body", "utf7-form-type-no-body", "rfc2231-json", "rfc2231-continuation", "charset-twice",
+        "latin1-no-body"])
+def test_a_charset_a_server_could_decode_by_is_invalid_body_or_not(decide, raw):
+    expect_invalid(decide, raw)
+
+
+def test_a_utf8_or_ascii_charset_on_a_get_is_fine(decide):
+    for charset in ("utf-8", "US-ASCII", '"utf-8"'):
+        expect(decide, get(f"/authorize?client_id={DENIED}&audience=x", [("Content-Type", f"text/plain; charset={charset}")]),
+               "deny", "client-deny")
+
+
 @pytest.mark.parametrize("ctype", [JSON, "application/json; charset=utf-8", "Application/JSON",
                                    'application/json;charset="UTF-8"'])
 def test_json_content_type_variants(decide, ctype):
@@ -1189,6 +1214,57 @@ def test_property_any_bytes_get_a_decision(runner_events, raw):
 
 
 # ============================================================================================
+# Headers a host hands over (from_parts, the WSGI and ASGI middleware)
+# ============================================================================================
+
+FORM_CC_BODY = q(("grant_type", "client_credentials"), ("audience", BILLING)).encode()
+
+
+@pytest.mark.parametrize("sep", ["\xa0", "\x85", "\x1f", "\u2003", "\x0b"])
+def test_a_host_header_authrules_reads_must_be_plain_ascii(runner_events, sep):
+    """Authlib splits 'Basic\\xa0<b64>' with str.split() and authenticates that client; it is refused."""
+    runner, _ = runner_events
+    token = base64.b64encode(f"{DENIED}:{SECRET}".encode()).decode()
+    headers = [("Host", "x"), ("Content-Type", FORM), ("Authorization", f"Basic{sep}{token}")]
+    request = Request.from_parts("POST", "/oauth/token", headers, FORM_CC_BODY, limits=runner.limits)
+    decision = runner.evaluate(request)
+    assert (decision.outcome, decision.error) == ("deny", "invalid_request"), request.problem
+    ctype = [("Host", "x"), ("Content-Type", f"{FORM}{sep}")]
+    assert Request.from_parts("POST", "/oauth/token", ctype, FORM_CC_BODY).problem is not None
+
+
+@pytest.mark.parametrize("header", [("X-Note", "a\r\nInjected: 1"), ("X-Note", "a\x00b"), ("X Bad", "1"),
+                                    ("X-Note", "\u2028"), ("", "x")])
+def test_a_host_header_with_a_control_character_or_a_bad_name_is_invalid(header):
+    request = Request.from_parts("GET", f"/authorize?client_id={CLIENT}&audience=x", [("Host", "x"), header])
+    assert request.problem is not None
+
+
+def test_other_host_headers_may_hold_latin1_text():
+    request = Request.from_parts("GET", f"/authorize?client_id={CLIENT}&audience=x",
+                                 [("Host", "x"), ("User-Agent", "caf\xe9 client")])
+    assert request.problem is None and request.headers["user-agent"] == ("caf\xe9 client",)
+
+
+def test_host_headers_may_be_a_mapping():
+    request = Request.from_parts("GET", f"/authorize?client_id={CLIENT}&audience=x", {"Host": "x", "X-A": "1"})
+    assert request.problem is None and request.headers["x-a"] == ("1",)
+
+
+@pytest.mark.parametrize("kwargs", [{"body": "client_id=x"}, {"audiences": "http://todoapi2.api"},
+                                    {"headers": [("Host", b"x")]}, {"headers": [("Host", "x", "y")]}])
+def test_wrong_types_from_a_host_raise_instead_of_reading_as_a_malformed_request(kwargs):
+    """A host bug must surface: 'audiences=\"http://...\"' once became one audience per character."""
+    args = {"headers": [("Host", "x")], "body": b"", **kwargs}
+    with pytest.raises((TypeError, ValueError)):
+        Request.from_parts("GET", "/authorize?client_id=c", args["headers"], args["body"],
+                           **{k: v for k, v in kwargs.items() if k == "audiences"})
+    if "audiences" in kwargs:
+        with pytest.raises(TypeError):
+            Request.from_http(get("/authorize?client_id=c"), audiences=kwargs["audiences"])
+
+
+# ============================================================================================
 # Names and values other servers normalise
 # ============================================================================================
 
@@ -1210,6 +1286,37 @@ def test_a_resolved_parameter_in_another_case_is_invalid(decide, name, carrier):
         raw = post_json({**dict(base), name: value})
     _, decision = expect_invalid(decide, raw)
     assert name not in decision.error_description
+
+
+@pytest.mark.parametrize("name", ["client.id", "Client.Id", "?client_id", "??client_id", "?audience",
+                                  "authorization.details", "request.client_id", "form.audience", "?Resource",
+                                  "grant.type", "client.secret"])
+@pytest.mark.parametrize("carrier", ["query", "form", "json"])
+def test_a_name_other_servers_read_as_a_resolved_one_is_invalid(decide, name, carrier):
+    """PHP reads client.id as client_id; URLSearchParams drops a body's leading '?'; binders drop a prefix."""
+    value = {"client_id": DENIED, "audience": TODO, "resource": TODO, "authorization_details": json.dumps(RAR_TODO),
+             "grant_type": "password", "client_secret": "s"}[name.lower().lstrip("?").replace(".", "_")
+                                                            .removeprefix("request_").removeprefix("form_")]
+    base = [("client_id", CLIENT), ("audience", BILLING)]
+    if carrier == "query":
+        raw = get("/authorize?" + q(*base, (name, value)))
+    elif carrier == "form":
+        raw = post(q(*base, (name, value)))
+    else:
+        raw = post_json({**dict(base), name: value})
+    _, decision = expect_invalid(decide, raw)
+    assert name not in decision.error_description
+
+
+def test_a_form_body_that_starts_with_a_question_mark_is_invalid(decide):
+    """new URLSearchParams('?client_id=X&...') reads client_id: a body naming '?client_id' is ambiguous."""
+    expect_invalid(decide, post("?" + q(("client_id", DENIED), ("audience", BILLING))))
+
+
+@pytest.mark.parametrize("name", ["x.y", "nonce.value", "ext?", "a.b.c", "client", "my_client_id"])
+def test_names_that_read_as_no_resolved_one_are_kept(decide, name):
+    request, _ = expect(decide, authorize(*PAIR, ("audience", BILLING), (name, "1")), "allow")
+    assert request.param(name) == "1"
 
 
 def test_other_parameters_keep_their_case(decide):

@@ -102,13 +102,30 @@ def _check_value(name: str, value: str, limits: Limits) -> str:
     return value
 
 
+_PHP_NAME = str.maketrans({".": "_", " ": "_", "[": "_"})
+
+
+def _reads_as_guarded(name: str) -> bool:
+    """True when some server reads ``name`` as a name authrules resolves, though it is not one.
+
+    ASP.NET Core binds names case-insensitively (``Client_Id``); PHP turns '.'
+    and ' ' into '_' (``client.id``, so Laravel Passport and league/oauth2-server
+    read ``client_id``); URLSearchParams, in Node and every fetch-based server,
+    drops a leading '?' from a body (``?client_id``); model binders take the
+    part after a prefix (``request.client_id``).
+    """
+    folded = name.lower()
+    bare = folded.lstrip("?")
+    return any(alias in _CASE_GUARDED for alias in (
+        folded, bare, folded.translate(_PHP_NAME), bare.translate(_PHP_NAME), folded.rpartition(".")[2]))
+
+
 def _check_name(name: str, limits: Limits) -> str:
     if len(name) > 128 or _NAME.fullmatch(name) is None:
         raise RequestError("a parameter name is malformed")
-    if name not in _CASE_GUARDED and name.lower() in _CASE_GUARDED:
-        # ASP.NET Core binds query, form and JSON names case-insensitively: Client_Id is client_id there
-        raise RequestError("a parameter name differs from a registered one only in case, "
-                           "which some servers read as that parameter")
+    if name not in _CASE_GUARDED and _reads_as_guarded(name):
+        raise RequestError("a parameter name differs from a registered one only in case, punctuation or a "
+                           "leading '?', which some servers read as that parameter")
     return name
 
 

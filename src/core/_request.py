@@ -159,28 +159,47 @@ class Request:
             method, target, headers, body = parse_http(raw, limits)
         except RequestError as exc:
             return cls(problem=_problem_text(exc.description), problem_status=exc.status, limits=limits)
-        return cls.from_parts(method, target, headers, body, limits=limits, user=user,
-                              context=context, audiences=audiences)
+        return cls._from_parts(method, target, headers, body, limits, user, context, audiences, checked=True)
 
     @classmethod
-    def from_parts(cls, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes = b"", *,
-                   limits: Limits | None = None, user: Mapping[str, Any] | None = None,
+    def from_parts(cls, method: str, target: str, headers: Iterable[tuple[str, str]] | Mapping[str, str],
+                   body: bytes = b"", *, limits: Limits | None = None, user: Mapping[str, Any] | None = None,
                    context: Mapping[str, Any] | None = None, audiences: Iterable[str] = ()) -> "Request":
         """Build a request from its parts, as a WSGI or ASGI server hands them over.
 
         ``target`` is the request target (path and query string, still
-        percent-encoded). Header names may be in any case. ``user`` and
-        ``context`` are what the host knows (the signed-in user, the audience
-        bound to a refresh token); ``audiences`` adds audiences the host binds
-        to the request, which rules treat like requested ones.
+        percent-encoded). ``headers`` are ``(name, value)`` string pairs (or a
+        mapping), names in any case, values as the server decoded them (latin-1
+        for WSGI and ASGI); a control character in any value, or anything but
+        ASCII in a header authrules reads (Authorization, Content-Type, ...), is
+        a malformed request. ``user`` and ``context`` are what the host knows
+        (the signed-in user, the audience bound to a refresh token);
+        ``audiences`` adds audiences the host binds to the request, which rules
+        treat like requested ones. A wrong type among these is the host's bug
+        and raises ``TypeError``.
         """
-        limits = limits or DEFAULT_LIMITS
+        return cls._from_parts(method, target, headers, body, limits or DEFAULT_LIMITS, user, context, audiences,
+                               checked=False)
+
+    @classmethod
+    def _from_parts(cls, method: str, target: str, headers: Iterable[tuple[str, str]] | Mapping[str, str],
+                    body: bytes, limits: Limits, user: Mapping[str, Any] | None, context: Mapping[str, Any] | None,
+                    audiences: Iterable[str], *, checked: bool) -> "Request":
+        """``from_parts``; ``checked`` says the header lines already passed ``parse_http``'s checks."""
+        if not isinstance(body, (bytes, bytearray, memoryview)):
+            raise TypeError("body must be bytes")
+        if isinstance(audiences, str):
+            raise TypeError("audiences takes a list of URIs, not one string")
+        if not checked:
+            headers = _host_headers(headers, limits.max_headers)
         path = target.split("?", 1)[0]
         bound = tuple(audiences)
         for value in bound:  # the host's own input: a wrong one is the host's bug, raised to it
             if not isinstance(value, str) or not is_uri_text(value):
                 raise ValueError("a bound audience must be a URI string")
         try:
+            if not checked:
+                _check_header_text(headers)
             return _resolve(cls, method.upper(), target, headers, bytes(body), limits,
                             _freeze(user) if user is not None else None,
                             _freeze(context) if context else _EMPTY, bound)
@@ -234,17 +253,29 @@ class Request:
 
 
 def _content_type(value: str | None) -> tuple[str, str | None]:
+    """``(media type, charset)``, both lower-case; a charset given twice or in RFC 2231 form is refused.
+
+    Servers decode by the charset even when authrules would not (Django decodes
+    the query string with it, body or no body), so an unusual one is refused
+    by the caller whatever the request carries; ``charset*=utf-8''utf-7`` and a
+    second ``charset`` are refused here, since parsers pick different ones.
+    """
     if value is None:
         return "", None
     media, sep, rest = value.partition(";")
     if not sep:
-        return media.strip().lower(), None
+        return media.strip(" \t").lower(), None
     charset = None
     for param in rest.split(";"):
-        key, _, val = param.strip().partition("=")
-        if key.strip().lower() == "charset":
-            charset = val.strip().strip('"').lower()
-    return media.strip().lower(), charset
+        key, _, val = param.strip(" \t").partition("=")
+        key = key.strip(" \t").lower()
+        if key.startswith("charset*"):
+            raise RequestError("the Content-Type gives its charset in RFC 2231 form, which servers read differently")
+        if key == "charset":
+            if charset is not None:
+                raise RequestError("the Content-Type gives a charset twice")
+            charset = val.strip(" \t").strip('"').lower()
+    return media.strip(" \t").lower(), charset
 
 
 def _single_header(headers: Mapping[str, tuple[str, ...]], name: str) -> str | None:
@@ -362,14 +393,15 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
 
     counter = _Counter(limits)
     query = parse_query(query_text, counter)
+    content_type = _single_header(headers, "content-type")
+    media, charset = _content_type(content_type) if content_type is not None else ("", None)
+    if charset not in (None, "utf-8", "us-ascii"):  # body or none: Django decodes the query with it too
+        raise RequestError("the Content-Type names a charset other than UTF-8")
     body_params = _EMPTY
     if body:
-        media, charset = _content_type(_single_header(headers, "content-type"))
         if _single_header(headers, "content-encoding") not in (None, "identity"):
             raise RequestError("the request body has a content coding authrules cannot read")
         if media == "application/x-www-form-urlencoded":
-            if charset not in (None, "utf-8", "us-ascii"):
-                raise RequestError("the form body has a charset other than UTF-8")
             body_params = parse_form(body, counter)
         elif media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
             if charset not in (None, "utf-8"):
@@ -509,6 +541,40 @@ def _request_builder() -> Callable[..., Request]:
 
 
 _new_request = _request_builder()
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
+_HEADER_TEXT = re.compile(r"[\t\x20-\x7e\x80-\xff]*")      # field-value with obs-text, as latin-1 gives it
+_ASCII_TEXT = re.compile(r"[\t\x20-\x7e]*")
+#: The headers authrules reads: their values must be plain ASCII, or a server that splits or strips with
+#: str methods (which know NBSP, NEL and the like as whitespace) reads another value than authrules.
+_READ_HEADERS = frozenset({"authorization", "content-type", "content-length", "content-encoding",
+                           "transfer-encoding", "host", "cookie"})
+
+
+def _host_headers(headers: Any, most: int) -> list[tuple[str, str]]:
+    """A host's headers as a list of string pairs (at most one past ``most``); a wrong type raises TypeError."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out: list[tuple[str, str]] = []
+    for pair in items:
+        if len(out) > most:
+            break  # enough to tell it is too many: _grouped_headers answers 431
+        name, value = pair
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError("headers must be (name, value) pairs of str")
+        out.append((name, value))
+    return out
+
+
+def _check_header_text(headers: list[tuple[str, str]]) -> None:
+    """What ``parse_http`` checks of a raw head, for headers a host hands over."""
+    for name, value in headers:
+        if _HEADER_NAME.fullmatch(name) is None:
+            raise RequestError("a header field name is malformed")
+        if _HEADER_TEXT.fullmatch(value) is None:
+            raise RequestError("a header field holds a control character")
+        if name.lower() in _READ_HEADERS and _ASCII_TEXT.fullmatch(value) is None:
+            raise RequestError(f"header {name.lower()} holds characters other than ASCII")
 
 
 def _grouped_headers(items: Iterable[tuple[str, str]], most: int) -> dict[str, tuple[str, ...]]:
