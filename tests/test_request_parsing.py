@@ -433,6 +433,23 @@ def test_client_assertion_that_disagrees_or_cannot_be_read_is_invalid(decide, as
     expect_invalid(decide, post(assertion_body(assertion, ("client_id", CLIENT))))
 
 
+def _raw_jwt(payload: str) -> str:
+    return "eyJhbGciOiJSUzI1NiJ9." + base64.urlsafe_b64encode(payload.encode()).rstrip(b"=").decode() + ".c2ln"
+
+
+@pytest.mark.parametrize("assertion", [
+    # JSON parsers keep the first or the last of a repeated claim: the server may see CLIENT_ID
+    _raw_jwt('{"iss": "%s", "sub": "%s", "iss": "%s", "sub": "%s"}' % (DENIED, DENIED, CLIENT, CLIENT)),
+    _raw_jwt('{"iss": "%s", "sub": "%s", "iss": "%s", "sub": "%s"}' % (CLIENT, CLIENT, DENIED, DENIED)),
+    # an encrypted assertion names its client only inside, where the server reads it
+    "eyJhbGciOiJSU0EtT0FFUCJ9.a2V5.aXY.Y2lwaGVydGV4dA.dGFn",
+])
+@pytest.mark.parametrize("with_client_id", [True, False])
+def test_client_assertion_with_a_repeated_claim_or_encrypted_is_invalid(decide, assertion, with_client_id):
+    extra = [("client_id", CLIENT)] if with_client_id else []
+    expect_invalid(decide, post(assertion_body(assertion, *extra)))
+
+
 def test_client_assertion_secret_never_reaches_the_logs(runner_events, decide):
     claims = {"iss": CLIENT, "sub": CLIENT, "aud": "x", "jti": "unique-jti-value"}
     token = jwt(claims)
@@ -1348,6 +1365,14 @@ def test_a_client_id_may_hold_inner_spaces(decide):
 # ============================================================================================
 
 RAR_TODO = [{"type": "todo_access", "locations": [TODO], "actions": ["read"]}]
+
+
+@pytest.mark.parametrize("detail", [{"type": "x", "Locations": [TODO]}, {"type": "x", "LOCATIONS": [TODO]},
+                                    {"Type": "x", "type": "y", "locations": [BILLING]}])
+def test_authorization_details_keys_in_another_case_are_invalid(decide, detail):
+    """System.Text.Json binds keys case-insensitively: 'Locations' would be the locations there."""
+    expect_invalid(decide, authorize(*PAIR, ("audience", BILLING), ("authorization_details", json.dumps([detail]))))
+
 RAR_BILLING = [{"type": "payment_initiation", "locations": [BILLING], "instructedAmount": {"amount": "1"}},
                {"type": "account_information"}]
 
@@ -1383,3 +1408,16 @@ def test_authorization_details_beside_an_audience_add_to_it(decide):
 ])
 def test_malformed_authorization_details_are_invalid(decide, details):
     expect_invalid(decide, authorize(*PAIR, ("audience", BILLING), ("authorization_details", details)))
+
+
+@pytest.mark.parametrize("header", ["DPoP", "X-Api-Key", "Proxy-Authorization", "Cookie"])
+def test_credential_headers_are_request_secrets(decide, header):
+    value = "eyJ0eXAiOiJkcG9wK2p3dCJ9.cHJvb2Y.c2ln-" + header
+    request, _, _ = decide(get(f"/authorize?client_id={CLIENT}&audience=x", [(header, value)]))
+    assert value in request.secrets
+
+
+@pytest.mark.parametrize("name", ["id_token_hint", "login_hint_token", "auth_req_id"])
+def test_more_credential_parameters_are_request_secrets(decide, name):
+    request, _, _ = decide(get(f"/authorize?client_id={CLIENT}&audience=x&{name}=tok-{name}"))
+    assert f"tok-{name}" in request.secrets

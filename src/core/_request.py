@@ -34,7 +34,10 @@ SECRET_PARAMS = frozenset({
     "password", "client_secret", "code", "code_verifier", "refresh_token", "access_token",
     "assertion", "client_assertion", "subject_token", "actor_token", "device_code",
     "id_token", "otp", "mfa_token", "binding_code", "token", "new_password",
+    "id_token_hint", "login_hint_token", "auth_req_id",
 })
+#: Headers whose values are credentials besides Authorization and Cookie (RFC 9449 DPoP proofs, API keys).
+_SECRET_HEADERS = ("cookie", "dpop", "x-api-key", "proxy-authorization")
 
 _EMPTY: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 _VSCHAR = re.compile(r"[\x20-\x7e]+")           # RFC 6749 A.1 client_id, A.5 state
@@ -324,23 +327,26 @@ def _basic_credentials(value: str) -> tuple[str, str] | None:
     return client_id, secret
 
 
-def _assertion_subject(token: str) -> str | None:
+def _assertion_subject(token: str) -> str:
     """The client a JWT client assertion names (RFC 7523 3: ``iss`` and ``sub`` are the client id).
 
     Only read, never verified: the server checks the signature, and a client that
     claims to be someone else gets that client's rules and then the server's
-    refusal. An encrypted assertion (JWE, five parts) cannot be read: None.
+    refusal. Read strictly, as a body is (a repeated claim is ambiguous: JSON
+    parsers keep the first or the last). An encrypted assertion (JWE, five
+    parts) names its client only inside, where authrules cannot look, while the
+    server reads it there: refused.
     """
     parts = token.split(".")
     if len(parts) == 5:
-        return None
-    claims: Any = None
-    if len(parts) == 3:
-        try:
-            payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
-            claims = json.loads(payload.decode("utf-8"))
-        except (ValueError, binascii.Error, RecursionError):
-            claims = None
+        raise RequestError("the client assertion is encrypted, so authrules cannot read which client it names")
+    if len(parts) != 3:
+        raise RequestError("the client assertion is not a JWT")
+    try:
+        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)).decode("utf-8")
+    except (ValueError, binascii.Error):
+        raise RequestError("the client assertion is not a JWT") from None
+    claims = parse_json_value(payload, "the client assertion")
     if not isinstance(claims, dict):
         raise RequestError("the client assertion is not a JWT")
     subject, issuer = claims.get("sub"), claims.get("iss", claims.get("sub"))
@@ -364,6 +370,9 @@ def _rar_locations(values: tuple[str, ...]) -> tuple[str, ...]:
         for detail in details:
             if not isinstance(detail, dict) or not isinstance(detail.get("type"), str) or not detail["type"]:
                 raise RequestError("parameter authorization_details holds an entry without a type")
+            if any(key not in ("type", "locations") and key.lower() in ("type", "locations") for key in detail):
+                # System.Text.Json binds keys case-insensitively: "Locations" is locations there
+                raise RequestError("parameter authorization_details holds a key in another case than its own")
             locations = detail.get("locations", [])
             if not isinstance(locations, list) or not all(isinstance(v, str) for v in locations):
                 raise RequestError("parameter authorization_details has locations that are not strings")
@@ -422,8 +431,8 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
     if auth is not None:
         secrets.append(auth)
         secrets.append(_auth_parts(auth)[1])
-    for cookie in headers.get("cookie", ()):
-        secrets.append(cookie)
+    for name in _SECRET_HEADERS:
+        secrets.extend(headers.get(name, ()))
     for name in SECRET_PARAMS.intersection(params):
         for value in params[name]:
             secrets.extend(_secret_forms(value))
@@ -448,11 +457,9 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
         client_auth = "private_key_jwt"
     if "client_assertion" in params:  # RFC 7521 4.2: the assertion's subject is the client
         subject = _assertion_subject(params["client_assertion"][0])
-        if subject is None and client_id is None:
-            raise RequestError("the client assertion cannot be read and no client_id names the client")
-        if subject is not None and client_id is not None and subject != client_id:
+        if client_id is not None and subject != client_id:
             raise RequestError("the client id in the client assertion and in the request disagree")
-        client_id = client_id or subject
+        client_id = subject
 
     if client_id is not None and client_id != client_id.strip(" "):
         raise RequestError("the client id has leading or trailing spaces, which some servers trim")
