@@ -272,12 +272,12 @@ def test_non_http_scopes_pass_through(seed: Runner) -> None:
 
 
 def test_request_from_asgi_matches_from_http() -> None:
-    body = b'{"grant_type":"client_credentials","audience":["https://billing.example.com/api"]}'
-    scope = {"type": "http", "method": "POST", "path": "/oauth/token", "query_string": b"scope=read+write",
+    body = b'{"grant_type":"client_credentials","audience":["https://billing.example.com/api"],"scope":"read write"}'
+    scope = {"type": "http", "method": "POST", "path": "/oauth/token", "query_string": b"tenant=acme",
              "headers": [(b"content-type", b"application/json"),
                          (b"authorization", b"Basic YUIzZEVmR2gxSmtMbU5vUDpzM2NyM3QtVmFsdWU=")]}
     request = Request.from_asgi(scope, body)
-    raw = raw_request("POST", "/oauth/token?scope=read+write",
+    raw = raw_request("POST", "/oauth/token?tenant=acme",
                       {"Content-Type": "application/json",
                        "Authorization": "Basic YUIzZEVmR2gxSmtMbU5vUDpzM2NyM3QtVmFsdWU="}, body)
     same = Request.from_http(raw)

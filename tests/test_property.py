@@ -49,6 +49,8 @@ AUDIENCES = {
 }
 CLIENTS = ["CLIENT_ID", "aB3dEfGh1JkLmNoP", "client-42", "CLIENT_ID2", "client_id", "CLIENT ID", "ClIeNt_Id",
            "c:with:colons", "c+plus%pct"]
+GUARDED = ("client_id", "client_secret", "audience", "resource", "scope", "grant_type", "response_type", "state",
+           "redirect_uri", "request_uri", "request", "client_assertion", "authorization_details")
 SCOPES = ["openid", "email", "profile", "offline_access", "read:todos", "admin"]
 UNRESERVED = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 SECRET_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1,
@@ -153,6 +155,13 @@ def model(plan: Plan) -> Expected:
     for name, seen in by_name.items():
         if name != "resource" and len(set(seen)) > 1:
             return invalid
+    # A request with a body carries what authrules resolves there: a server reads the body, the query, or both.
+    if any(o.where == "body" for o in plan.occurrences):
+        for name in GUARDED:
+            in_query = {v for o in plan.occurrences if o.name == name and o.where == "query" for v in o.values}
+            in_body = {v for o in plan.occurrences if o.name == name and o.where == "body" for v in o.values}
+            if in_query and in_query != in_body:
+                return invalid
     param_client = by_name.get("client_id", [(None,)])[0][0]
     client = param_client
     if plan.basic is not None:

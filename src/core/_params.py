@@ -42,7 +42,7 @@ JSON_VALUED = frozenset({"authorization_details"})
 RESOLVED = frozenset({"client_id", "audience", "resource", "scope", "grant_type", "response_type",
                       "redirect_uri", "request_uri", "state", "client_assertion", "authorization_details"})
 #: Names that must not arrive in another case: what rules read, and what decides the auth method.
-_CASE_GUARDED = RESOLVED | {"client_secret", "request"}
+_CASE_GUARDED = GUARDED_NAMES = RESOLVED | {"client_secret", "request"}
 #: RFC 7519 registered claims: in a request object they describe the JWT, not the request.
 _JWT_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
 

@@ -23,7 +23,7 @@ from urllib.parse import quote, quote_plus, unquote, unquote_plus
 from ._errors import RequestError
 from ._http import parse_http
 from ._limits import DEFAULT_LIMITS, Limits
-from ._params import (_Counter, merge, parse_form, parse_json, parse_json_value, parse_query,
+from ._params import (GUARDED_NAMES, _Counter, merge, parse_form, parse_json, parse_json_value, parse_query,
                       parse_request_object)
 from ._uri import audience_key, is_uri_text
 
@@ -327,6 +327,60 @@ def _basic_credentials(value: str) -> tuple[str, str] | None:
     return client_id, secret
 
 
+#: What a request object must repeat if the request gives it outside too (RFC 9101 5: client_id and
+#: response_type are required outside, and the merge checks they agree with the inside).
+_OUTSIDE_ONLY_OK = frozenset({"client_id", "response_type", "request"})
+#: Parameters that name what a token is for: beside a pushed request's request_uri they would be ignored.
+_AUDIENCE_PARAMS = ("audience", "resource", "authorization_details")
+_PAR_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
+
+
+def _one_place(method: str, query: Mapping[str, tuple[str, ...]], body: Mapping[str, tuple[str, ...]]) -> None:
+    """A request with a body carries the parameters authrules resolves in its body.
+
+    Servers read different places: Flask's ``request.form`` and Starlette's
+    ``form()`` the body only, ``request.values`` the query and a form but not
+    JSON, werkzeug no form at all for a GET. A resolved parameter in the query
+    of a request with a body is refused unless the body repeats it with the
+    same values, and a GET or HEAD with a body is refused outright.
+    """
+    if method in ("GET", "HEAD"):
+        raise RequestError("a GET or HEAD request has a body, which some servers read and others ignore")
+    for name, values in query.items():
+        if name in GUARDED_NAMES and set(body.get(name, ())) != set(values):
+            raise RequestError(f"parameter {name} is in the query but not the same in the body, and servers "
+                               "differ in which they read")
+
+
+def _all_inside(outside: Mapping[str, tuple[str, ...]], inside: Mapping[str, tuple[str, ...]]) -> None:
+    """RFC 9101 6.3: a server with request objects reads only the inside; OpenID Connect servers merge.
+
+    So a resolved parameter given outside must be inside too (the merge then
+    checks the values agree), or the two kinds of server read different requests.
+    """
+    for name in outside:
+        if name in GUARDED_NAMES and name not in _OUTSIDE_ONLY_OK and name not in inside:
+            raise RequestError(f"parameter {name} is outside the request object only, where servers that "
+                               "implement RFC 9101 ignore it")
+
+
+def _pushed_only(params: Mapping[str, tuple[str, ...]]) -> None:
+    """``request_uri``: the parameters are somewhere authrules cannot read.
+
+    A pushed request (RFC 9126, a ``urn:ietf:params:oauth:request_uri:`` the
+    server made) was decided where it was pushed, and the host can bind what it
+    holds; an audience given beside it would be ignored by the server. Any other
+    request_uri makes the server fetch the parameters from a URL: refused.
+    """
+    if "request" in params:
+        raise RequestError("the request has both request and request_uri (RFC 9101 5)")
+    if not params["request_uri"][0].startswith(_PAR_URI_PREFIX):
+        raise RequestError("parameter request_uri points to parameters authrules cannot read; only a pushed "
+                           "request's urn:ietf:params:oauth:request_uri is accepted")
+    if any(name in params for name in _AUDIENCE_PARAMS):
+        raise RequestError("an audience is given beside request_uri, where the server ignores it")
+
+
 def _assertion_subject(token: str) -> str:
     """The client a JWT client assertion names (RFC 7523 3: ``iss`` and ``sub`` are the client id).
 
@@ -420,9 +474,15 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
             raise RequestError("the request has a body but no Content-Type")
         else:
             raise RequestError("the request body has a Content-Type authrules cannot read")
+    if body:
+        _one_place(method, query, body_params)
     params = merge(query, body_params)
     if "request" in params:  # RFC 9101: a server that supports request objects reads the parameters there
-        params = merge(query, body_params, parse_request_object(params["request"][0], counter))
+        inner = parse_request_object(params["request"][0], counter)
+        _all_inside(params, inner)
+        params = merge(query, body_params, inner)
+    if "request_uri" in params:
+        _pushed_only(params)
 
     # Client id: query, body and Basic header must agree (RFC 6749 2.3.1).
     secrets: list[str] = []
