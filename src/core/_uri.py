@@ -5,25 +5,26 @@ strings that RFC 3986 section 6 calls equivalent (scheme and host case, default
 port, percent-encoding of unreserved characters, dot segments) get the same key,
 and so do the spellings the WHATWG URL standard (browsers, Node's ``new URL``)
 reads alike: ``http:api``, ``http:/api`` and ``http:///api`` all mean
-``http://api/`` for its special schemes (http, https, ws, wss, ftp), whose hosts
-are read as its host parser reads them: percent-decoded, IPv4 in any of its
-spellings (``127.1``, ``0x7f.0.0.1`` and ``2130706433`` are ``127.0.0.1``) and
-IPv6 compressed (``[0:0::1]`` is ``[::1]``). Other schemes keep their hosts opaque. ``urn:`` and
-the namespace id compare without case (RFC 8141). The key also drops what could only make a deny miss:
-a trailing slash, a fragment, a trailing dot on the host, URN r/q/f components.
-It never splits one resource into two, so normalising can only widen a deny,
-never loosen it.
+``http://api/`` for its special schemes (http, https, ws, wss, ftp). Their hosts
+are read as its host parser reads them: percent-decoded as UTF-8, mapped by IDNA
+(UTS 46: fullwidth ``ａ`` is ``a``, U+3002 ``。`` is ``.``, a soft hyphen is
+nothing, ``faß`` is ``xn--fa-hia``), IPv4 in any of its spellings (``127.1``,
+``0x7f.0.0.1`` and ``2130706433`` are ``127.0.0.1``), IPv6 compressed
+(``[0:0::1]`` is ``[::1]``). Other schemes keep their hosts opaque. ``urn:`` and
+the namespace id compare without case (RFC 8141). The key also drops what could
+only make a deny miss: a trailing slash, a fragment, a trailing dot on the host,
+URN r/q/f components. It never splits one resource into two, so normalising can
+only widen a deny, never loosen it.
 
 Some values name no single resource, and a server could read them as another
 one: a port that is no number from 0 to 65535 (``:65616`` wraps to 80 in
-16-bit parsers, ``:80:80`` splits either way) and a userinfo part (RFC 9110
-4.2.4 forbids it in http(s) URIs; it also carries passwords into logs), and a
+16-bit parsers, ``:80:80`` splits either way), a userinfo part (RFC 9110 4.2.4
+forbids it in http(s) URIs; it also carries passwords into logs), and a
 special-scheme host that the WHATWG host parser refuses (invalid UTF-8 once
 decoded, a character no host may hold, a number that is no IPv4 address, no
-IPv6 address in brackets) or that is not ASCII once decoded: that fails closed,
-as an unreadable request must. :func:`audience_key` raises
-:class:`ValueError` for those, and the request is refused as
-``invalid_request``.
+IPv6 address in brackets) or that the ``idna`` package cannot map: these fail
+closed. :func:`audience_key` raises :class:`ValueError` for them, and the
+request is refused as ``invalid_request``.
 """
 
 from __future__ import annotations
@@ -47,14 +48,18 @@ _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443", "ftp":
 _SPECIAL = frozenset(_DEFAULT_PORTS)
 # The usual audience: lower-case http(s), a host of dot-separated labels, a path without '.' or '%'.
 # Nothing in it is normalised, so its key is itself without trailing slashes. The host's last label
-# starts with a letter or '-': one starting with a digit may be an IPv4 number (127.1, 0x7f).
-# Possessive (++, *+): no class holds the '.' or '/' after it, so giving characters back could
-# never help, only take time.
-_PLAIN_URL = re.compile(r"https?://(?:[a-z0-9\-]++\.)*+[a-z\-][a-z0-9\-]*+(?:/[A-Za-z0-9_~\-]*+)*+")
+# starts with a letter or '-' (one starting with a digit may be an IPv4 number: 127.1, 0x7f) and no
+# label starts with "xn--" (an IDNA A-label, which is checked). Possessive (++, *+): no class holds
+# the '.' or '/' after it, so giving characters back could never help, only take time.
+_PLAIN_URL = re.compile(r"https?://(?:(?!xn--)[a-z0-9\-]++\.)*+(?!xn--)[a-z\-][a-z0-9\-]*+(?:/[A-Za-z0-9_~\-]*+)*+")
 # WHATWG URL "forbidden domain code points": no host of a special scheme holds one once decoded.
 _FORBIDDEN_DOMAIN = re.compile(r"[\x00-\x20#%/:<>?@\[\\\]^|\x7f]")
 # WHATWG IPv4 numbers: decimal, 0x-hex (digits optional: "0x" is 0) or 0-octal.
 _IPV4_NUMBER = re.compile(r"0[xX](?P<hex>[0-9A-Fa-f]*)|0(?P<oct>[0-7]+)|(?P<dec>0|[1-9][0-9]*)")
+_ACE_LABEL = re.compile(r"(?:^|\.)xn--", re.I)
+# DNS names are at most 253 octets and an A-label is longer than its U-label: a longer host names
+# nothing, and IDNA's work (Punycode is quadratic) stays bounded.
+_MAX_IDNA_HOST = 253
 _IPV6_TEXT = re.compile(r"[0-9A-Fa-f:.]+")  # no zone id ("%25eth0"), no IPvFuture ("v7.x")
 
 
@@ -150,23 +155,67 @@ def _ipv6(literal: str) -> str:
     return text[:longest.start()] + "::" + text[longest.end():].lstrip(":")
 
 
+def _ace_label(label: str) -> str:
+    """One label of a UTS 46-mapped host as its ASCII form: an IDNA A-label ("xn--...").
+
+    A label already "xn--..." is decoded, checked and encoded again, as UTS 46 does; one that
+    decodes to ASCII only is refused (UTS 46 since Unicode 15.1). The checks are IDNA 2008's
+    (the ``idna`` package): stricter than WHATWG's in places (no emoji, no "--" in 3rd and 4th
+    place), so some hosts browsers accept are refused here, never read as another host.
+    """
+    import idna  # on first use: most hosts are plain ASCII, and cold start is budgeted (docs/performance.md)
+
+    if label.isascii():
+        unicode = idna.ulabel(label)
+        if unicode.isascii():
+            raise ValueError
+        label = unicode
+    return idna.alabel(label).decode("ascii")
+
+
+def _domain_to_ascii(domain: str) -> str:
+    """WHATWG "domain to ASCII": UTS 46 mapping, non-transitional, without STD3 rules.
+
+    Maps case and compatibility forms (fullwidth letters, U+3002 and the other dots),
+    drops what maps to nothing (soft hyphen), keeps ß and ς (non-transitional), and
+    writes labels that are not ASCII as A-labels. Raises :class:`ValueError` when
+    the host cannot be mapped, and for U+1E9E (capital sharp s), which UTS 46 maps to
+    "ss" before Unicode 15.1 and to "ß" since: servers on either side of that change
+    read it as two different hosts, so no key can stand for it.
+    """
+    import idna  # see _ace_label
+
+    try:
+        if len(domain) > _MAX_IDNA_HOST or "\u1e9e" in domain:
+            raise ValueError
+        mapped = idna.uts46_remap(domain, std3_rules=False)
+        labels = [label if label.isascii() and not label.startswith("xn--") else _ace_label(label)
+                  for label in mapped.split(".")]
+        ascii_domain = ".".join(labels)
+        if not ascii_domain:  # all of it mapped to nothing
+            raise ValueError
+    except ValueError:  # IDNAError is one; its text quotes the host
+        raise ValueError("has a host that IDNA cannot map to a domain name") from None
+    return ascii_domain
+
+
 def _special_host(host: str) -> str:
     """The host of a special-scheme URL as the WHATWG host parser reads it, trailing dots dropped.
 
-    Percent-decoded and read as UTF-8, lower-cased; a host ending in a number is an
-    IPv4 address in any of its spellings (``127.1``, ``0x7f.0.0.1``, ``2130706433``).
-    Raises :class:`ValueError` where WHATWG fails (the URL names no host), and for a
-    host that is not ASCII once decoded: WHATWG maps it by IDNA, which is not done
-    here yet, and keying it as written would let ``todoapi2.%EF%BD%81pi`` (fullwidth
-    ``a``) slip past a deny of ``todoapi2.api``.
+    Percent-decoded and read as UTF-8; an ASCII host is lower-cased, any other (or one
+    with an "xn--" label) goes through IDNA (:func:`_domain_to_ascii`); a host ending in
+    a number is an IPv4 address in any of its spellings (``127.1``, ``0x7f.0.0.1``,
+    ``2130706433``). Raises :class:`ValueError` where WHATWG fails (the URL names no
+    host), and for a host the ``idna`` package refuses.
     """
     try:
         domain = unquote_to_bytes(host).decode("utf-8")
     except ValueError:  # the codec's text shows the bytes
         raise ValueError("has a host that is not UTF-8 once percent-decoded") from None
-    if not domain.isascii():
-        raise ValueError("has a host that is not ASCII once percent-decoded")
-    domain = domain.lower()
+    if domain.isascii() and not _ACE_LABEL.search(domain):
+        domain = domain.lower()
+    else:
+        domain = _domain_to_ascii(domain)
     if _FORBIDDEN_DOMAIN.search(domain):
         raise ValueError("has a host holding a character no host may hold")
     # Dropped before the IPv4 check, so that "127.1.." is 127.0.0.1 as "127.1." is: a key
