@@ -99,7 +99,8 @@ def joined(separator, parts, max_size=4):
 
 
 URLS = st.tuples(st.sampled_from(["http://", "https://", "HTTP://", "http:", "http:///", "urn:", ""]),
-                 joined(".", ["a", "B", "0", "-", "", "%41", "x@y"]),
+                 joined(".", ["a", "B", "0", "-", "", "%41", "x@y", "127", "0x7f", "09", "xn--fa-hia", "XN--A",
+                              "xn--a", "%EF%BD%81"]),
                  st.sampled_from(["", ":80", ":443", ":8080", ":x", ":"]),
                  joined("", ["/", "/a", "/B", "/.", "/..", "/%41", "/a.b", "/_~-"]),
                  st.sampled_from(["", "?x", "#f", "/"])).map("".join)
@@ -111,6 +112,10 @@ URLS = st.tuples(st.sampled_from(["http://", "https://", "HTTP://", "http:", "ht
 @example("http://a/b/..")
 @example("http://B/")
 @example("https://a.:443/")
+@example("http://127.1")
+@example("http://2130706433/x")
+@example("http://a.0x7f")
+@example("http://xn--a.b")
 def test_plain_url_audience_key_is_the_normalised_key(value):
     plain = outcome(_uri.audience_key, value)
     with pytest.MonkeyPatch.context() as patch:

@@ -589,6 +589,13 @@ EQUIVALENT_TO_TODO = [
     "http:todoapi2.api", "http:/todoapi2.api", "http:///todoapi2.api", "http:////todoapi2.api/", "HTTP:TodoApi2.api",
     "http:todoapi2.api:80", "http:/todoapi2.api:0080/", "http:todoapi2.api/a/..", "http:todoapi2.api#x",
     "http:%74odoapi2.api", "http:///todoapi2.api.",
+    # WHATWG host parsing (UTS 46 / IDNA): fullwidth letters, the other full stops, soft hyphen
+    "http://todoapi2.%EF%BD%81pi", "http://%EF%BD%94odoapi2.api", "http://TODOAPI2.%EF%BC%A1PI",
+    "http://%EF%BC%B4%EF%BC%AF%EF%BC%A4%EF%BC%AF%EF%BC%A1%EF%BC%B0%EF%BC%A9%EF%BC%92.%EF%BD%81%EF%BD%90%EF%BD%89",
+    "http://todoapi2%E3%80%82api", "http://todoapi2%EF%BD%A1api", "http://todoapi2%EF%BC%8Eapi",
+    "http://todo%C2%ADapi2.api", "http://todoapi2.api%E3%80%82", "http:todoapi2.%EF%BD%81pi:80/",
+    "http://todo%e1%b5%83pi2.api",   # U+1D43 modifier small a: Unicode 4.0, which the stdlib's IDNA 2003 keeps
+    "http://todoapi2.api%EF%BB%BF",  # U+FEFF, mapped to nothing
 ]
 
 
@@ -627,6 +634,169 @@ def test_other_schemes_keep_their_slashes():
     """Only WHATWG's special schemes: elsewhere ``x:/a`` (a path) and ``x://a`` (an authority) differ."""
     assert audience_key("myapp:/api.example.com") != audience_key("myapp://api.example.com")
     assert audience_key("urn:api.example.com") != audience_key("urn://api.example.com")
+
+
+def test_special_scheme_hosts_are_keyed_as_whatwg_reads_them():
+    """What Node's ``new URL(v).host`` (and the ada-url parser) gives for each, written down here."""
+    whatwg = {
+        "http://todoapi2.%EF%BD%81pi": "todoapi2.api", "http://todoapi2%E3%80%82api": "todoapi2.api",
+        "http://todo%C2%ADapi2.api": "todoapi2.api", "http://fa%C3%9F.de": "xn--fa-hia.de",
+        "http://%CF%82.gr": "xn--3xa.gr", "http://B%C3%9CCHER.example": "xn--bcher-kva.example",
+        "http://%E2%91%A0.example": "1.example", "http://a_b.%EF%BD%81": "a_b.a", "http://-%EF%BD%81.a": "-a.a",
+        "http://%EF%BC%91%EF%BC%92%EF%BC%97.1": "127.0.0.1",
+    }
+    for value, host in whatwg.items():
+        assert audience_key(value) == "http://" + host, value
+
+
+IPV4_SPELLINGS = ["http://127.0.0.1", "http://127.1", "http://127.0.1", "http://0x7f.0.0.1", "http://0X7F.1",
+                  "http://2130706433", "http://0x7f000001", "http://017700000001", "http://0177.0.0.1",
+                  "http://127.0.0.1.", "http://127.1..", "http://0177.0x0.00.1", "http://%31%32%37.1",
+                  "HTTP:127.1", "http://127.0.0.1:80/", "http://127.%EF%BC%90.0.1"]
+IPV6_SPELLINGS = ["http://[::1]", "http://[0:0::1]", "http://[0:0:0:0:0:0:0:1]", "http://[0000::0001]:80/",
+                  "http://[::0:1]", "HTTP:[::1]"]
+
+
+@pytest.mark.parametrize("variant", IPV4_SPELLINGS + IPV6_SPELLINGS)
+def test_ip_addresses_compare_in_every_whatwg_spelling(runner_from, variant):
+    """WHATWG: a special-scheme host whose last label is a number is IPv4 (any base, 1 to 4 parts);
+    IPv6 is serialized compressed. Either side may be the odd spelling."""
+    plain = "http://[::1]" if "[" in variant else "http://127.0.0.1"
+    assert audience_key(variant) == audience_key(plain) == plain
+    for configured, requested in ((plain, variant), (variant, plain)):
+        runner, _ = runner_from('[[rules]]\nname = "deny"\ntype = "audience-deny"\n[rules.settings]\n'
+                                f'audiences = ["{configured}"]\n')
+        decision = runner.evaluate(Request.from_http(authorize(*PAIR, ("audience", requested))))
+        assert (decision.outcome, decision.rule_type) == ("deny", "audience-deny"), (configured, requested)
+
+
+@pytest.mark.parametrize("value,other", [
+    ("http://127.1", "http://127.0.0.2"), ("http://0x7f.1", "http://7.0.0.1"), ("http://010.1", "http://10.0.0.1"),
+    ("http://[::1]", "http://[::2]"), ("http://[1:0:0:2::]", "http://[1::2:0:0:0]"),
+    ("http://fa%C3%9F.de", "http://fass.de"),        # non-transitional UTS 46: ß is not "ss" (IDNA 2003 said so)
+    ("http://%CF%82.gr", "http://%CF%83.gr"),        # nor final sigma plain sigma
+    ("http://todoapi2.%EF%BD%81pi", "https://todoapi2.api"), ("http://todoapi2.api", "http://todoapi2.api2"),
+    # non-special schemes keep their hosts opaque, as WHATWG does
+    ("myapp://127.1", "myapp://127.0.0.1"), ("myapp://todoapi2.%EF%BD%81pi", "myapp://todoapi2.api"),
+    ("myapp://[0:0::1]", "myapp://[::1]"),
+])
+def test_whatwg_host_parsing_merges_only_the_same_host(value, other):
+    assert audience_key(value) != audience_key(other)
+
+
+@pytest.mark.parametrize("value,plain", [
+    ("http://fa%C3%9F.de", "http://xn--fa-hia.de"), ("http://FA%C3%9F.DE", "http://XN--FA-HIA.de"),
+    ("http://B%C3%BCcher.example", "http://xn--bcher-kva.example"), ("ws://%E2%91%A0.example/x", "ws://1.example/x"),
+    ("https://[::FFFF:1.2.3.4]", "https://[::ffff:102:304]"), ("ftp://1.2.3.4:21", "ftp://1.2.3.4"),
+    ("http://a_b.%EF%BD%81", "http://a_b.a"), ("http:///0x7F.1./", "http://127.0.0.1"),
+])
+def test_whatwg_host_parsing_merges_spellings_of_one_host(value, plain):
+    assert audience_key(value) == audience_key(plain)
+
+
+BAD_HOSTS = [
+    "http://todoapi2.%FF%FEpi", "http://%C3todoapi2.api",                 # no UTF-8 once decoded
+    "http://todoapi2%2Fapi", "http://todoapi2.api%00", "http://todoapi2%25.api", "http://todo%40api2.api",
+    "http://todoapi2.%EF%BC%85api", "http://todoapi2%EF%BC%8Fapi",        # fullwidth % and / map to forbidden ones
+    "http://todo[api2.api", "http://todoapi2.api%20",
+    "http://%C2%AD", "http://%E2%80%8Dtodoapi2.api",                      # maps to nothing; a joiner out of context
+    "http://xn--todoapi2-.api", "http://xn--.api", "http://xn---bbk.api",  # A-labels that are no (canonical) Punycode
+    "http://todoapi2.%F0%9F%98%80",                                       # emoji: IDNA 2008 refuses, WHATWG accepts
+    "http://%E1%BA%9E.todoapi2.api",                                      # U+1E9E: "ss" or "ß", by Unicode version
+    "http://todoapi2.%EF%BD%81pi" + "%C2%AD" * 300,                       # longer than any DNS name
+    "http://todoapi2.0x", "http://todoapi2.api.1", "http://1.256.3.4", "http://1.2.3.256", "http://4294967296",
+    "http://1.1.1.1.1", "http://09.1", "http://1..1", "http://" + "9" * 5000, "http:0x100000000",
+    "https://[v7.x]/", "http://[::1", "http://[fe80::1%25eth0]", "http://[::1::2]", "http://[1:2:3:4:5:6:7:8:9]",
+    "http://[127.0.0.1]", "ws://[::g]",
+]
+
+
+@pytest.mark.parametrize("audience", BAD_HOSTS)
+@pytest.mark.parametrize("carrier", ["query-audience", "form-resource", "json-array"])
+def test_a_host_whatwg_cannot_parse_is_invalid(decide, audience, carrier):
+    """Fail closed: a special-scheme host that names no host (or none we can key) refuses the request."""
+    if carrier == "query-audience":
+        raw = authorize(*PAIR, ("audience", audience))
+    elif carrier == "form-resource":
+        raw = post(q(*PAIR, ("resource", BILLING), ("resource", audience)))
+    else:
+        raw = post_json({"client_id": CLIENT, "audience": [BILLING, audience]})
+    _, decision = expect_invalid(decide, raw)
+    assert "todoapi2" not in decision.error_description and "%" not in decision.error_description
+    with pytest.raises(ValueError) as caught:
+        audience_key(audience)
+    assert "todoapi2" not in str(caught.value) and "%" not in str(caught.value) and "\\x" not in str(caught.value)
+
+
+def test_configured_audiences_get_the_whatwg_host_treatment(runner_from):
+    """The plugin keys its settings with the same function: an odd spelling in the config denies the plain one."""
+    toml = '[[rules]]\nname = "deny"\ntype = "audience-deny"\n[rules.settings]\naudiences = ["{}"]\n'
+    for configured, requested, outcome in [
+        ("http://todoapi2.%EF%BD%81pi", TODO, "deny"), ("http://xn--fa-hia.de", "http://fa%C3%9F.de", "deny"),
+        ("http://fa%C3%9F.de", "http://XN--FA-HIA.DE/", "deny"), ("http://fa%C3%9F.de", "http://fass.de", "allow"),
+        ("http://0x7f.1", "http://127.0.0.1", "deny"), ("https://[0::1]:443", "https://[::1]", "deny"),
+    ]:
+        runner, _ = runner_from(toml.format(configured))
+        decision = runner.evaluate(Request.from_http(authorize(*PAIR, ("audience", requested))))
+        assert decision.outcome == outcome, (configured, requested, decision)
+    for configured in ("http://todoapi2.%FF", "http://xn--todoapi2-.api", "http://1.256.0.1", "https://[v7.x]"):
+        with pytest.raises(ConfigError, match="has a host|has an IP literal"):
+            runner_from(toml.format(configured))
+
+
+_FULLWIDTH = {c: chr(ord(c) + 0xFEE0) for c in string.ascii_letters + string.digits}
+_DOTS = [".", "\u3002", "\uff0e", "\uff61"]
+_IGNORED = ["\u00ad", "\u200b", "\ufeff"]  # soft hyphen, zero width space, BOM: UTS 46 maps them to nothing
+
+
+@st.composite
+def whatwg_host_spelling(draw, host):
+    """``host`` (lower-case ASCII) spelled with random case, fullwidth forms, other full stops, ignored
+    characters and percent-encoding, as a WHATWG parser reads back to ``host``."""
+    out = []
+    for c in host:
+        if c == ".":
+            c = draw(st.sampled_from(_DOTS))
+        elif c in _FULLWIDTH:
+            c = draw(st.sampled_from([c, c.upper(), _FULLWIDTH[c], _FULLWIDTH[c.upper()]]))
+        if draw(st.integers(0, 9)) == 0:
+            c = draw(st.sampled_from(_IGNORED)) + c
+        encode = not c.isascii() or draw(st.integers(0, 5)) == 0
+        out.append("".join(f"%{b:02X}" if draw(st.booleans()) else f"%{b:02x}" for b in c.encode()) if encode else c)
+    return "".join(out)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), scheme=st.sampled_from(["http://", "HTTP:", "http:///"]))
+def test_property_whatwg_spellings_of_the_denied_host_are_denied(decide, data, scheme):
+    variant = scheme + data.draw(whatwg_host_spelling("todoapi2.api")) + data.draw(st.sampled_from(["", "/", ":80"]))
+    assert audience_key(variant) == audience_key(TODO), variant
+    expect(decide, authorize(*PAIR, ("audience", variant)), "deny", "audience-deny")
+    expect(decide, post_json({"client_id": CLIENT, "audience": [BILLING, variant]}), "deny", "audience-deny")
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), host=st.from_regex(r"(?:[a-z0-9]{1,8}\.){0,2}[a-z][a-z0-9]{0,7}", fullmatch=True))
+def test_property_whatwg_spellings_of_any_host_share_its_key(data, host):
+    assert audience_key("https://" + data.draw(whatwg_host_spelling(host))) == "https://" + host
+
+
+@st.composite
+def ipv4_spelling(draw):
+    """A random IPv4 address and one WHATWG spelling of it: 1 to 4 parts, each decimal, octal or hex."""
+    address = draw(st.integers(0, 2**32 - 1))
+    count = draw(st.integers(1, 4))
+    octets = list(address.to_bytes(4, "big"))
+    parts = octets[:count - 1] + [int.from_bytes(bytes(octets[count - 1:]), "big")]
+    spelled = [draw(st.sampled_from([str(n), f"0{n:o}", f"0x{n:x}", f"0X{n:X}", f"0x{n:08x}"])) for n in parts]
+    return ".".join(map(str, octets)), ".".join(spelled) + draw(st.sampled_from(["", "."]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(pair=ipv4_spelling())
+def test_property_every_ipv4_spelling_has_the_dotted_key(pair):
+    dotted, spelled = pair
+    assert audience_key("http://" + spelled) == audience_key("http://" + dotted) == "http://" + dotted
 
 
 @pytest.mark.parametrize("variant,same", [
@@ -674,7 +844,7 @@ def test_a_port_that_is_no_16_bit_number_is_invalid(decide, audience, carrier):
 
 
 @pytest.mark.parametrize("audience", ["http://todoapi2.api:65535", "http://todoapi2.api:0", "http://[::1]:443/",
-                                      "http://todoapi2.api:00000000000000000000080/x", "https://[v7.x]/"])
+                                      "http://todoapi2.api:00000000000000000000080/x", "myapp://[v7.x]/"])
 def test_ports_from_0_to_65535_are_fine(decide, audience):
     expect(decide, authorize(*PAIR, ("audience", audience)), "allow", audiences=(audience,))
 
@@ -727,7 +897,9 @@ _segment = st.text(alphabet=_UNRESERVED, min_size=1, max_size=6).filter(lambda s
 def equivalent_pair(draw):
     """A normalised http(s) URI and a spelling of it that RFC 3986 section 6 calls equivalent."""
     scheme = draw(st.sampled_from(["http", "https"]))
-    host = ".".join(draw(st.lists(_label, min_size=1, max_size=3)))
+    # a last label that is a number makes the host an IPv4 address (WHATWG), or no host: see ipv4_spelling
+    labels = draw(st.lists(_label, min_size=1, max_size=3).filter(lambda labels: labels[-1][0].isalpha()))
+    host = ".".join(labels)
     segments = draw(st.lists(_segment, max_size=3))
     base = f"{scheme}://{host}" + "".join("/" + s for s in segments)
 

@@ -1,9 +1,11 @@
 """Rule type ``audience-deny``: deny requests for given API audiences, and requests with none.
 
 Requested audiences are every ``audience`` and RFC 8707 ``resource`` value.
-They are compared with the configured ones by RFC 3986 equivalence
-(``authrules.audience_key``), so ``HTTP://TodoApi2.API/`` is denied like
-``http://todoapi2.api``. The deny keys are computed once, when the config loads.
+They are compared with the configured ones by RFC 3986 equivalence and, for
+http(s), ws(s) and ftp hosts, as the WHATWG URL parser reads them
+(``authrules.audience_key``), so ``HTTP://TodoApi2.API/`` and
+``http://todoapi2.%EF%BD%81pi`` are denied like ``http://todoapi2.api``. The deny
+keys are computed once, when the config loads, with the same function.
 """
 
 from __future__ import annotations
