@@ -1489,7 +1489,8 @@ def test_a_host_header_authrules_reads_must_be_plain_ascii(runner_events, sep):
 
 
 @pytest.mark.parametrize("header", [("X-Note", "a\r\nInjected: 1"), ("X-Note", "a\x00b"), ("X Bad", "1"),
-                                    ("X-Note", "\u2028"), ("", "x")])
+                                    ("X-Note", "\u2028"), ("", "x"), ("X-A\nX-B", "1"), ("X-A\n", "1"),
+                                    ("X-Note", "a\tb\x7f")])
 def test_a_host_header_with_a_control_character_or_a_bad_name_is_invalid(header):
     request = Request.from_parts("GET", f"/authorize?client_id={CLIENT}&audience=x", [("Host", "x"), header])
     assert request.problem is not None

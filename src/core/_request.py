@@ -621,6 +621,12 @@ _READ_HEADERS = frozenset({"authorization", "content-type", "content-length", "c
 
 def _host_headers(headers: Any, most: int) -> list[tuple[str, str]]:
     """A host's headers as a list of string pairs (at most one past ``most``); a wrong type raises TypeError."""
+    if type(headers) is list and len(headers) <= most:  # what the middlewares hand over: check, keep
+        try:
+            if all(type(name) is str and type(value) is str for name, value in headers):
+                return headers
+        except (TypeError, ValueError):
+            pass  # not pairs: the loop below says so
     items = headers.items() if isinstance(headers, Mapping) else headers
     out: list[tuple[str, str]] = []
     for pair in items:
@@ -633,8 +639,16 @@ def _host_headers(headers: Any, most: int) -> list[tuple[str, str]]:
     return out
 
 
+_HEADER_NAMES = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]++(?:\n[!#$%&'*+\-.^_`|~0-9A-Za-z]++)*+")
+
+
 def _check_header_text(headers: list[tuple[str, str]]) -> None:
     """What ``parse_http`` checks of a raw head, for headers a host hands over."""
+    values = "".join([value for _, value in headers])
+    names = "\n".join([name for name, _ in headers])
+    if (values.isascii() and values.isprintable() and names.count("\n") == len(headers) - 1
+            and _HEADER_NAMES.fullmatch(names)):
+        return  # the usual case: printable ASCII only (no control character, nothing but ASCII), good names
     for name, value in headers:
         if _HEADER_NAME.fullmatch(name) is None:
             raise RequestError("a header field name is malformed")
