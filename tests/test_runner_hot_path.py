@@ -13,6 +13,7 @@ import asyncio
 from dataclasses import dataclass
 
 import pytest
+import structlog
 
 import authrules._runner as runner_module
 from authrules import Decision, Deny, Limits, Request, RuleType, Runner, hookimpl
@@ -151,3 +152,59 @@ def test_a_logger_without_is_enabled_for_gets_every_event():
     runner = _runner(Plain())
     runner.evaluate(Request.from_http(ALLOWED))
     assert events == [("debug", "authrules.rule")] * 3 + [("info", "authrules.decision")]
+
+
+def _configure(level: int, cache: bool, seen: list[str]) -> None:
+    def keep(_logger, method, event):
+        seen.append(event["event"])
+        raise structlog.DropEvent
+
+    structlog.configure(processors=[keep], wrapper_class=structlog.make_filtering_bound_logger(level),
+                        cache_logger_on_first_use=cache)
+
+
+def test_a_host_that_reconfigures_structlog_is_honoured_on_the_next_request():
+    """Without cache_logger_on_first_use, each request asks the host's current configuration."""
+    seen: list[str] = []
+    try:
+        _configure(30, False, seen)
+        runner = _runner(None)  # structlog.get_logger("authrules"): the host's configuration
+        runner.evaluate(Request.from_http(ALLOWED))
+        assert seen == []
+        _configure(20, False, seen)
+        runner.evaluate(Request.from_http(ALLOWED))
+        assert seen == ["authrules.decision"]
+        _configure(10, False, seen)
+        runner.evaluate(Request.from_http(ALLOWED))
+        assert seen == ["authrules.decision"] + ["authrules.rule"] * 3 + ["authrules.decision"]
+    finally:
+        structlog.reset_defaults()
+
+
+def test_a_logger_structlog_has_cached_is_asked_once():
+    """With cache_logger_on_first_use the logger, and its class's level, can no longer change: kept."""
+    seen: list[str] = []
+    try:
+        _configure(20, True, seen)
+        runner = _runner(None)
+        runner.evaluate(Request.from_http(ALLOWED))
+        cached = runner._log_cache
+        assert cached is not None and cached[1] is cached[0] and cached[2] is False
+        _configure(10, True, seen)  # too late for a cached logger, as structlog documents
+        runner.evaluate(Request.from_http(ALLOWED))
+        assert seen == ["authrules.decision"] * 2 and runner._log_cache is cached
+    finally:
+        structlog.reset_defaults()
+
+
+def test_a_stdlib_backed_logger_is_asked_every_time():
+    import logging
+
+    std = logging.getLogger("authrules-hot-path-test")
+    std.addHandler(logging.NullHandler())
+    std.propagate = False
+    log = structlog.wrap_logger(std, wrapper_class=structlog.stdlib.BoundLogger,
+                                processors=[structlog.processors.JSONRenderer()])
+    runner = _runner(log)
+    runner.evaluate(Request.from_http(ALLOWED))
+    assert runner._log_cache is None  # its level lives in the stdlib logger, which may change

@@ -141,6 +141,7 @@ class Runner:
                  source: str | Path | None = None) -> None:
         self._logger = logger if logger is not None else structlog.get_logger("authrules")
         self._lazy = type(self._logger).__name__ == "BoundLoggerLazyProxy"
+        self._log_cache: tuple[Any, Any, bool] | None = None  # see _log_state
         self._host_plugins = tuple(plugins)
         self._options = (autoload, tuple(block), tuple(load))
         # Absolute, so that reload() reads the same file after the host changes directory.
@@ -299,22 +300,37 @@ class Runner:
 
     # -- per request ----------------------------------------------------------------
 
-    def _begin(self, request: Request) -> tuple[Any, Any, bool, str, Any]:
-        """``(log, said, trace, decision id, context token)`` for one request.
+    def _log_state(self) -> tuple[Any, Any, bool]:
+        """``(log, said, trace)``: the logger for this request, and which of its events are wanted.
 
         ``said`` is the logger for the INFO decision event, or None when the
         host's logger filters INFO out: a filtered call with 14 keywords still
         costs more than the rest of a two-rule decision, so it is not made.
         ``trace`` says whether the DEBUG per-rule events are wanted. Both are
-        asked per request, so a host that reconfigures logging is honoured.
+        asked per request, so a host that reconfigures logging is honoured,
+        except where the answer cannot change: a logger structlog has cached
+        (``cache_logger_on_first_use``: reconfiguring no longer reaches it) whose
+        class is one of ``make_filtering_bound_logger``'s (its level is part of
+        the class). Then the answer is kept, and a request skips asking.
         """
-        did = f"{self._prefix}-{next(self._ids):x}"
-        log = self._logger.bind() if self._lazy else self._logger
+        proxy = self._logger
+        log = proxy.bind() if self._lazy else proxy
         enabled = getattr(log, "is_enabled_for", None)
         if enabled is None:
-            return log, log, True, did, CURRENT.set([did, request, None])
+            return log, log, True
         said = log if enabled(_INFO) else None
-        return log, said, said is not None and enabled(_DEBUG), did, CURRENT.set([did, request, None])
+        state = (log, said, said is not None and enabled(_DEBUG))
+        fixed_logger = not self._lazy or "bind" in vars(proxy)  # structlog caches by replacing proxy.bind
+        if fixed_logger and type(log).__module__ == "structlog._native" \
+                and type(log).__name__.startswith("BoundLoggerFiltering"):
+            self._log_cache = state
+        return state
+
+    def _begin(self, request: Request) -> tuple[Any, Any, bool, str, Any]:
+        """``(log, said, trace, decision id, context token)`` for one request (see ``_log_state``)."""
+        did = f"{self._prefix}-{next(self._ids):x}"
+        log, said, trace = self._log_cache or self._log_state()
+        return log, said, trace, did, CURRENT.set([did, request, None])
 
     def evaluate(self, request: Request) -> Decision:
         """Decide one request: run the rules in order, stop at the first deny."""
@@ -322,15 +338,9 @@ class Runner:
         if pipeline.async_rules:
             raise ConfigError(f"rules {', '.join(pipeline.async_rules)} are async: use evaluate_async",
                               path=pipeline.config.path)
-        start = perf_counter_ns()
         did = f"{self._prefix}-{next(self._ids):x}"  # _begin, inlined on this path
-        log = self._logger.bind() if self._lazy else self._logger
-        enabled = getattr(log, "is_enabled_for", None)
-        if enabled is None:
-            said, trace = log, True
-        else:
-            said = log if enabled(_INFO) else None
-            trace = said is not None and enabled(_DEBUG)
+        log, said, trace = self._log_cache or self._log_state()
+        start = perf_counter_ns() if said is not None else 0  # only the decision event reads it
         token = CURRENT.set([did, request, None])
         try:
             if request.problem is not None or request.limits is not pipeline.limits:
