@@ -10,11 +10,13 @@ columns:
 
 * ``decisions``: ``make_filtering_bound_logger(WARNING)``, so every INFO and
   DEBUG call is a no-op; ``cache_logger_on_first_use=True``.
-* ``log``: the processor chain the ``authrules`` CLI uses (level, ISO UTC time
-  stamp, ``redact_secrets``, ``escape_control_chars``, ``JSONRenderer``) at
-  INFO, written by ``WriteLoggerFactory`` to a real file. authrules' per-rule
-  events are DEBUG (filtered); its decision event is INFO, so one JSON line per
-  decision. Every other engine writes the same event with the same keys.
+* ``log``: structlog's production chain (level, ISO UTC time stamp,
+  ``JSONRenderer``) at INFO, written by ``WriteLoggerFactory`` to a real file.
+  authrules' per-rule events are DEBUG (filtered); its decision event is INFO,
+  so one JSON line per decision. Every other engine writes the same event with
+  the same keys. What the CLI's safety processors (``redact_secrets``,
+  ``escape_control_chars``) add to a line is timed on its own in
+  ``bench_parts.py`` and ``bench_logs.py``.
 
 structlog's configuration is global and a logger caches its configuration on
 first use, so each engine must be built *after* ``configure_logging``.
