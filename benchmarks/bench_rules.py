@@ -68,4 +68,4 @@ def test_rules(benchmark, mix, sink, engine, count):
     else:
         round_ = floor_round(count)
     benchmark.group = "rules"
-    pedantic(benchmark, sink, round_, mix, kind="rules", engine=engine, rules=count)
+    pedantic(benchmark, sink, round_, mix, kind="rules", column="decisions", engine=engine, rules=count)
