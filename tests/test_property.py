@@ -156,12 +156,16 @@ def model(plan: Plan) -> Expected:
         if name != "resource" and len(set(seen)) > 1:
             return invalid
     # A request with a body carries what authrules resolves there: a server reads the body, the query, or both.
+    # Beside a JSON body, a query with any of them must hold all the body does (servers may skip JSON).
     if any(o.where == "body" for o in plan.occurrences):
-        for name in GUARDED:
-            in_query = {v for o in plan.occurrences if o.name == name and o.where == "query" for v in o.values}
-            in_body = {v for o in plan.occurrences if o.name == name and o.where == "body" for v in o.values}
-            if in_query and in_query != in_body:
-                return invalid
+        places = {name: ({v for o in plan.occurrences if o.name == name and o.where == "query" for v in o.values},
+                         {v for o in plan.occurrences if o.name == name and o.where == "body" for v in o.values})
+                  for name in GUARDED}
+        if any(in_query and in_query != in_body for in_query, in_body in places.values()):
+            return invalid
+        if plan.body_format == "json" and any(in_query for in_query, _ in places.values()) and any(
+                in_body and in_body != in_query for in_query, in_body in places.values()):
+            return invalid
     param_client = by_name.get("client_id", [(None,)])[0][0]
     client = param_client
     if plan.basic is not None:

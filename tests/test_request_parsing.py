@@ -1406,6 +1406,11 @@ def test_a_pushed_request_uri_is_decided_on_what_the_request_and_host_give(decid
                                                                               ("client_id", CLIENT))),
     post(q(("client_id", CLIENT), ("audience", BILLING)), target="/oauth/token?" + q(("client_id", CLIENT),
                                                                                     ("scope", "openid"))),
+    # request.values, Django's POST and oauthlib never read JSON: grant_type from the query, no audience
+    post(json.dumps({"grant_type": "client_credentials", "audience": BILLING}), JSON,
+         target="/oauth/token?grant_type=client_credentials", headers=[basic(CLIENT, SECRET)]),
+    post(json.dumps({"response_type": "code", "client_id": CLIENT, "audience": BILLING}), JSON,
+         target="/authorize?" + q(("response_type", "code"), ("client_id", CLIENT))),
     # werkzeug parses no form for a GET: the body's audience is not there
     get("/authorize?" + q(("client_id", CLIENT), ("response_type", "code")),
         [("Content-Type", FORM), ("Content-Length", "38")])[:-2] + b"\r\naudience=https%3A%2F%2Fbilling.example",
@@ -1418,6 +1423,10 @@ def test_the_query_may_repeat_the_body_and_hold_other_parameters(decide):
     body = q(("grant_type", "client_credentials"), ("client_id", CLIENT), ("audience", BILLING))
     expect(decide, post(body, target="/oauth/token?tenant=acme&" + q(("client_id", CLIENT))), "allow",
            client_id=CLIENT, audiences=(BILLING,))
+    document = {"grant_type": "client_credentials", "client_id": CLIENT, "audience": BILLING}
+    expect(decide, post(json.dumps(document), JSON, target="/oauth/token?tenant=acme"), "allow", client_id=CLIENT)
+    expect(decide, post(json.dumps(document), JSON, target="/oauth/token?tenant=acme&" + q(*document.items())),
+           "allow", client_id=CLIENT, audiences=(BILLING,))
 
 
 # ============================================================================================

@@ -335,21 +335,33 @@ _AUDIENCE_PARAMS = ("audience", "resource", "authorization_details")
 _PAR_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 
 
-def _one_place(method: str, query: Mapping[str, tuple[str, ...]], body: Mapping[str, tuple[str, ...]]) -> None:
+def _one_place(method: str, query: Mapping[str, tuple[str, ...]], body: Mapping[str, tuple[str, ...]],
+               json_body: bool) -> None:
     """A request with a body carries the parameters authrules resolves in its body.
 
     Servers read different places: Flask's ``request.form`` and Starlette's
-    ``form()`` the body only, ``request.values`` the query and a form but not
-    JSON, werkzeug no form at all for a GET. A resolved parameter in the query
-    of a request with a body is refused unless the body repeats it with the
-    same values, and a GET or HEAD with a body is refused outright.
+    ``form()`` the body only; ``request.values`` (Flask, Authlib), Django's
+    ``request.POST`` and oauthlib the query and a form, never JSON; werkzeug no
+    form at all for a GET. So a GET or HEAD with a body is refused; a resolved
+    parameter in the query must be repeated, with the same values, in the body;
+    and beside a JSON body, once the query holds any resolved parameter, it
+    must hold every one the body does (a server that skips JSON would read the
+    query's grant_type with no audience, and fall back to its default one).
     """
     if method in ("GET", "HEAD"):
         raise RequestError("a GET or HEAD request has a body, which some servers read and others ignore")
+    in_query = False
     for name, values in query.items():
-        if name in GUARDED_NAMES and set(body.get(name, ())) != set(values):
-            raise RequestError(f"parameter {name} is in the query but not the same in the body, and servers "
-                               "differ in which they read")
+        if name in GUARDED_NAMES:
+            in_query = True
+            if set(body.get(name, ())) != set(values):
+                raise RequestError(f"parameter {name} is in the query but not the same in the body, and servers "
+                                   "differ in which they read")
+    if json_body and in_query:
+        for name, values in body.items():
+            if name in GUARDED_NAMES and set(query.get(name, ())) != set(values):
+                raise RequestError(f"parameter {name} is in the JSON body only, beside OAuth parameters in the "
+                                   "query, and servers that do not read JSON see only the query")
 
 
 def _all_inside(outside: Mapping[str, tuple[str, ...]], inside: Mapping[str, tuple[str, ...]]) -> None:
@@ -475,7 +487,7 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
         else:
             raise RequestError("the request body has a Content-Type authrules cannot read")
     if body:
-        _one_place(method, query, body_params)
+        _one_place(method, query, body_params, media != "application/x-www-form-urlencoded")
     params = merge(query, body_params)
     if "request" in params:  # RFC 9101: a server that supports request objects reads the parameters there
         inner = parse_request_object(params["request"][0], counter)
