@@ -112,6 +112,8 @@ EXPERIMENTS = [
   ["tests/test_log_safety.py::test_a_rules_own_events_lose_the_requests_credentials_however_worded"]),
  ("query-body-split", "_request.py", "    if body:\n        _one_place(", "    if False:\n        _one_place(",
   ["tests/test_request_parsing.py::test_parameters_split_between_query_and_body_are_invalid"]),
+ ("json-body-only", "_request.py", "    if json_body and in_query:", "    if False:",
+  ["tests/test_request_parsing.py::test_parameters_split_between_query_and_body_are_invalid"]),
  ("request-uri-trusted", "_request.py", "    if \"request_uri\" in params:\n        _pushed_only(params)", "    if False:\n        _pushed_only(params)",
   ["tests/test_request_parsing.py::test_a_request_uri_authrules_cannot_read_through_is_invalid"]),
  ("outside-request-object", "_request.py", "        _all_inside(params, inner)", "        pass",
