@@ -23,7 +23,8 @@ SECRET_KEYS = frozenset({
     "assertion", "client_assertion", "subject_token", "actor_token", "device_code", "id_token",
     "id_token_hint", "authorization", "proxy_authorization", "cookie", "set_cookie", "token", "secret",
     "otp", "new_password", "mfa_token", "binding_code", "api_key", "x_api_key", "private_key",
-    "auth_req_id", "login_hint_token", "dpop",
+    "auth_req_id", "login_hint_token", "dpop", "recovery_code", "oob_code", "user_code", "tx_code",
+    "pre_authorized_code",
 })
 # C0, DEL, C1, the Unicode line and paragraph separators, and the bidi controls that reorder text.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")

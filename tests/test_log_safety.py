@@ -515,6 +515,94 @@ def test_a_constant_deny_is_checked_once_and_a_clean_one_is_kept_as_is():
     assert list(runner.steps[0].vetted.values()) == [constant]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Token:
+    token: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.token.startswith("tok_"):
+            raise ValueError(f"token {self.token!r} must start with tok_")
+
+
+@dataclasses.dataclass(frozen=True)
+class _WholeSecret:
+    inner: _Token = authrules.secret(default=_Token("tok_x"))
+    keys: dict[str, int] = authrules.secret(default_factory=dict)
+
+
+@pytest.mark.parametrize("settings", ["nested-check", "dict-key"])
+def test_a_secret_holding_a_dataclass_or_a_mapping_is_secret_whole(settings):
+    from authrules import ConfigError, RuleType, hookimpl
+
+    value = make_secret(f"whole-{settings}")
+
+    class Plugin:
+        @hookimpl
+        def authrules_rule_types(self):
+            return [RuleType("whole", lambda request, s: None, _WholeSecret)]
+
+    raw = {"nested-check": {"inner": {"token": value}}, "dict-key": {"keys": {value: "not an int"}}}[settings]
+    with pytest.raises(ConfigError) as info:
+        Runner.from_dict({"rules": [{"name": "w", "type": "whole", "settings": raw}]}, plugins=[Plugin()],
+                         autoload=False)
+    assert value not in str(info.value) and find_leak(str(info.value)) is None
+    assert authrules._logs.secret_values(_WholeSecret(_Token("tok_" + value), {value: 1})) == (
+        "tok_" + value, value, "1")
+
+
+@pytest.mark.parametrize("name", ["authrules.evil.login_failed", "authrules.decision.extra", "acme.check"])
+def test_a_rule_event_is_cut_whatever_its_name(name):
+    from authrules import RuleType, hookimpl
+
+    password = make_secret("named-event-pw")
+    seen = []
+
+    def chatty(request, settings):
+        structlog.get_logger("acme").warning(name, detail=f"login failed for {request.param('password')}")
+
+    class Plugin:
+        @hookimpl
+        def authrules_rule_types(self):
+            return [RuleType("chatty", chatty)]
+
+    def keep(_logger, _method, event):
+        seen.append(json.dumps(event, default=repr))
+        raise structlog.DropEvent
+
+    structlog.configure(processors=[redact_secrets, escape_control_chars, keep])
+    try:
+        runner = Runner.from_dict({"rules": [{"name": "c", "type": "chatty"}]}, plugins=[Plugin()], autoload=False)
+        body = urlencode({"grant_type": "password", "username": "u", "password": password, "client_id": "c1"})
+        raw = (b"POST /oauth/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body) + body.encode())
+        runner.evaluate(runner.parse(raw))
+    finally:
+        structlog.reset_defaults()
+    assert any(name in line for line in seen) and not any(password in line for line in seen)
+
+
+def test_a_single_cookie_value_quoted_by_a_rule_is_cut():
+    from authrules import RuleType, hookimpl
+
+    session = make_secret("cookie-one")
+
+    def picky(request, settings):
+        raise KeyError(session)
+
+    class Plugin:
+        @hookimpl
+        def authrules_rule_types(self):
+            return [RuleType("picky", picky)]
+
+    log, events = capture()
+    runner = Runner.from_dict({"rules": [{"name": "p", "type": "picky"}]}, plugins=[Plugin()], autoload=False,
+                              logger=log)
+    raw = (b"GET /authorize?client_id=c1&audience=x HTTP/1.1\r\nHost: a\r\nCookie: theme=dark; sid="
+           + session.encode() + b"; lang=en\r\n\r\n")
+    assert runner.evaluate(runner.parse(raw)).error == "server_error"
+    assert "KeyError" in events.text and session not in events.text
+
+
 def test_a_number_whose_repr_is_hostile_is_logged_as_a_plain_number():
     class Loud(int):
         def __repr__(self) -> str:

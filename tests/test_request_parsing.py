@@ -1659,7 +1659,15 @@ def test_credential_headers_are_request_secrets(decide, header):
     assert value in request.secrets
 
 
-@pytest.mark.parametrize("name", ["id_token_hint", "login_hint_token", "auth_req_id"])
+@pytest.mark.parametrize("name", ["id_token_hint", "login_hint_token", "auth_req_id", "recovery_code", "oob_code",
+                                  "user_code", "tx_code", "pre-authorized_code"])
 def test_more_credential_parameters_are_request_secrets(decide, name):
     request, _, _ = decide(get(f"/authorize?client_id={CLIENT}&audience=x&{name}=tok-{name}"))
     assert f"tok-{name}" in request.secrets
+
+
+def test_a_request_object_is_a_request_secret(decide):
+    """It may carry login_hint_token and the like inside, base64url-encoded."""
+    token = request_object({**JAR_CLAIMS, "login_hint_token": "lht-secret", "audience": BILLING})
+    request, _, _ = decide(get("/authorize?" + q(("client_id", CLIENT), ("response_type", "code"), ("request", token))))
+    assert request.problem is None and token in request.secrets

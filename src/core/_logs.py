@@ -37,7 +37,8 @@ SECRET_KEYS = frozenset({
     "assertion", "client_assertion", "subject_token", "actor_token", "device_code", "id_token",
     "id_token_hint", "authorization", "proxy_authorization", "cookie", "set_cookie", "token", "secret",
     "otp", "new_password", "mfa_token", "binding_code", "api_key", "x_api_key", "private_key",
-    "auth_req_id", "login_hint_token", "dpop",
+    "auth_req_id", "login_hint_token", "dpop", "recovery_code", "oob_code", "user_code", "tx_code",
+    "pre_authorized_code",
 })
 # C0, DEL, C1, the Unicode line and paragraph separators, and the bidi controls that reorder text.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -224,12 +225,16 @@ def _collect(value: Any, found: list[str]) -> None:
         found.append(value.decode("utf-8", "replace"))
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         found.append(str(value))
-    elif isinstance(value, dict):
-        for item in value.values():
+    elif isinstance(value, dict):  # the keys too: a secret mapping's keys may be the secret part
+        for key, item in value.items():
+            _collect(key, found)
             _collect(item, found)
     elif isinstance(value, (list, tuple, set, frozenset)):
         for item in value:
             _collect(item, found)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):  # all of a secret dataclass is secret
+        for f in dataclasses.fields(value):
+            _collect(getattr(value, f.name, None), found)
 
 
 # Exact types _clean returns as they are (subclasses go the long way, as they always did).
@@ -326,6 +331,11 @@ def _key_kind(key: Any) -> int:
 CURRENT: ContextVar[list[Any] | None] = ContextVar("authrules_current", default=None)
 
 
+#: The events authrules logs while it decides, built from fields it checked: no request credential in them.
+#: (Exact names: a rule's own event is cut whatever it is called, ``authrules.``-prefixed or not.)
+_OWN_EVENTS = frozenset({"authrules.decision", "authrules.rule"})
+
+
 def _cut_request_secrets(event: MutableMapping[str, Any], current: list[Any]) -> None:
     forms = current[2]
     if forms is None:  # worked out once per request, and only if something is logged during it
@@ -365,7 +375,7 @@ def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) 
     current = CURRENT.get()
     if current is not None:
         name = event.get("event")
-        if not (type(name) is str and name.startswith("authrules.")):
+        if name not in _OWN_EVENTS:
             _cut_request_secrets(event, current)
     plain_memo, value_keys = _PLAIN_MEMO, _VALUE_KEY_MEMO  # locals: this loop runs for every key of every line
     for key, value in event.items():

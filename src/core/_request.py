@@ -34,7 +34,9 @@ SECRET_PARAMS = frozenset({
     "password", "client_secret", "code", "code_verifier", "refresh_token", "access_token",
     "assertion", "client_assertion", "subject_token", "actor_token", "device_code",
     "id_token", "otp", "mfa_token", "binding_code", "token", "new_password",
-    "id_token_hint", "login_hint_token", "auth_req_id",
+    "id_token_hint", "login_hint_token", "auth_req_id", "recovery_code", "oob_code", "user_code", "tx_code",
+    "pre-authorized_code",
+    "request",  # a request object may carry any of these inside it, base64url-encoded
 })
 #: Headers whose values are credentials besides Authorization and Cookie (RFC 9449 DPoP proofs, API keys).
 _SECRET_HEADERS = ("cookie", "dpop", "x-api-key", "proxy-authorization")
@@ -505,6 +507,8 @@ def _resolve(cls: type[Request], method: str, target: str, header_items: Iterabl
         secrets.append(_auth_parts(auth)[1])
     for name in _SECRET_HEADERS:
         secrets.extend(headers.get(name, ()))
+    for cookie in headers.get("cookie", ()):  # each cookie's value too: a rule may quote one alone
+        secrets.extend(part.partition("=")[2].strip() for part in cookie.split(";"))
     for name in SECRET_PARAMS.intersection(params):
         for value in params[name]:
             secrets.extend(_secret_forms(value))

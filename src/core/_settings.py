@@ -101,7 +101,12 @@ def _build(schema: type, raw: dict[str, Any], prefix: str) -> Any:
     kwargs = {}
     for name, f in fields.items():
         if name in raw:
-            kwargs[name] = _convert(hints[name], raw[name], f"setting {prefix}{name}")
+            try:
+                kwargs[name] = _convert(hints[name], raw[name], f"setting {prefix}{name}")
+            except SettingError as exc:  # names a dict key, or a nested schema's check quotes a value: cut
+                if not is_secret_field(f):
+                    raise
+                raise SettingError(scrub(str(exc), strings_of(raw[name]))) from None
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise SettingError(f"missing required setting {prefix}{name}")
     try:
