@@ -121,8 +121,16 @@ def _error(message: str) -> None:
     sys.stderr.write(f"authrules: error: {escape_control(message)}\n")
 
 
-class _Overtime(TimeoutError):
-    """Raised into a rule that runs past the whole pipeline's time budget (see ``_watchdog``)."""
+class _Overtime(BaseException):
+    """Raised into a rule that runs past the whole pipeline's time budget (see ``_watchdog``).
+
+    A ``BaseException``, so that a rule's ``except Exception`` cannot swallow it; the runner still
+    takes it for the rule's fault, as it does any exception a rule raises.
+    """
+
+
+#: Seconds between repeated alarms, and how many a rule may ignore before the command gives up on it.
+_AGAIN, _PATIENCE = 0.25, 8
 
 
 @contextlib.contextmanager
@@ -132,17 +140,26 @@ def _watchdog(seconds: float) -> Iterator[None]:
     Pure rules run inline with no deadline (a host that distrusts one sets
     ``timeout_ms`` on it). The CLI has one thread and nothing else to serve, so
     it can afford an alarm: the exception it raises lands in the stuck rule,
-    which the runner turns into a deny like any other fault.
+    which the runner turns into a deny like any other fault. The alarm repeats
+    while the rule goes on (a bare ``except:`` may swallow one); a rule that
+    swallows them all is beyond saving, and the command exits 2 after a couple
+    of seconds rather than hang.
     """
     if not hasattr(signal, "setitimer"):
         yield
         return
+    fired = 0
 
     def fire(_signum: int, _frame: Any) -> None:
+        nonlocal fired
+        fired += 1
+        if fired > _PATIENCE:
+            _error("a rule ignores every interruption past its time budget; giving up on the command")
+            os._exit(EXIT_ERROR)
         raise _Overtime(f"the request ran past the {seconds:g} s the whole pipeline may take")
 
     previous = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, _AGAIN)
     try:
         yield
     finally:
@@ -156,11 +173,22 @@ def _eval(args: argparse.Namespace) -> int:
     budget = sum(step.timeout for step in runner.steps) + 1.0
     if not runner.needs_async:
         return _eval_each(args, runner, budget, None)
-    with asyncio.Runner() as loop:  # one event loop for every request
+    loop = asyncio.new_event_loop()  # one event loop for every request
+    try:
         return _eval_each(args, runner, budget, loop)
+    finally:
+        # A rule past its deadline was abandoned, and one that ignores cancellation may still run: give the
+        # rest a second to stop, then close regardless (asyncio.Runner would wait on such a task forever).
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.wait(pending, timeout=1.0))
+        loop.close()
 
 
-def _eval_each(args: argparse.Namespace, runner: Runner, budget: float, loop: asyncio.Runner | None) -> int:
+def _eval_each(args: argparse.Namespace, runner: Runner, budget: float,
+               loop: asyncio.AbstractEventLoop | None) -> int:
     status = EXIT_OK
     for name in args.requests:
         try:
@@ -177,7 +205,8 @@ def _eval_each(args: argparse.Namespace, runner: Runner, budget: float, loop: as
             continue
         request = runner.parse(raw)
         with _watchdog(budget):
-            decision = runner.evaluate(request) if loop is None else loop.run(runner.evaluate_async(request))
+            decision = (runner.evaluate(request) if loop is None
+                        else loop.run_until_complete(runner.evaluate_async(request)))
         sys.stdout.write(json.dumps({"request": name, **decision.to_dict()}) + "\n")
         sys.stdout.flush()
         if decision.outcome != "allow" and status == EXIT_OK:

@@ -58,6 +58,55 @@ def _invalid(description: str, status: int) -> Deny:
         return Deny("invalid_request", "the request is malformed", status if status in range(400, 600) else 400)
 
 
+def _retrieved(task: "asyncio.Task[Any]") -> None:
+    """Done callback of an abandoned rule task: take its outcome, so asyncio does not warn it was lost."""
+    if not task.cancelled():
+        task.exception()
+
+
+async def _awaited(coroutine: Any, timeout: float) -> Any:
+    """What an ``async def`` rule returned, or a timeout ``_Failure`` past ``timeout`` seconds.
+
+    The rule runs in a task of its own, waited for with ``asyncio.wait``: a
+    rule that swallows the cancellation ``asyncio.timeout`` would send it, and
+    goes on, cannot hold the request; at the deadline its task is cancelled and
+    abandoned, not waited for. A rule that blocked the loop past its deadline
+    (asyncio could not stop it) answered too late: a timeout too. What the rule
+    raised is raised here, for the caller to treat as the rule's fault.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    task = asyncio.ensure_future(_caught(coroutine))
+    try:
+        await asyncio.wait((task,), timeout=timeout)
+    except asyncio.CancelledError:  # the host cancelled this request: the rule goes with it
+        task.cancel()
+        raise
+    late = _Failure("timeout", {"timeout_ms": int(timeout * 1000)})
+    if not task.done():
+        task.cancel()
+        task.add_done_callback(_retrieved)
+        return late
+    if loop.time() > deadline:
+        _retrieved(task)
+        return late
+    raised, value = task.result()  # a rule that raised CancelledError itself: raised here, a fault
+    if raised:
+        raise value
+    return value
+
+
+async def _caught(coroutine: Any) -> tuple[bool, Any]:
+    """``(False, result)`` or ``(True, exception)``: a task that raised SystemExit or KeyboardInterrupt would
+    stop the whole event loop, so the rule's exception is carried out and raised in the caller's frame."""
+    try:
+        return False, await coroutine
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - judged by the caller, as any rule's exception is
+        return True, exc
+
+
 def current_decision_id() -> str | None:
     """The id of the decision being made in this thread or task, for a rule's own logs."""
     current = CURRENT.get()
@@ -404,19 +453,14 @@ class Runner:
                 try:
                     if mode == INLINE:
                         result = call(request, settings)
+                    elif mode == ASYNC:
+                        result = await _awaited(call(request, settings), timeout)
                     else:
+                        assert self._workers is not None
                         async with asyncio.timeout(timeout) as deadline:
-                            if mode == ASYNC:
-                                result = await call(request, settings)
-                                if asyncio.get_running_loop().time() > deadline.when():  # type: ignore[operator]
-                                    # it blocked the loop past its deadline, so asyncio could not stop it
-                                    result = _Failure("timeout", {"timeout_ms": int(timeout * 1000)})
-                            else:
-                                assert self._workers is not None
-                                result = await asyncio.wrap_future(self._workers.submit(call, request, settings))
+                            result = await asyncio.wrap_future(self._workers.submit(call, request, settings))
                 except TimeoutError as exc:
-                    if mode != INLINE and (deadline.expired() or mode == THREAD and isinstance(
-                            exc, self._workers.Overloaded)):  # type: ignore[union-attr]
+                    if mode == THREAD and (deadline.expired() or isinstance(exc, self._workers.Overloaded)):  # type: ignore[union-attr]
                         result = _Failure("timeout", {"timeout_ms": int(timeout * 1000)})
                     else:
                         result = self._raised(exc, request)
