@@ -134,6 +134,8 @@ def test_toml_syntax_error_names_the_line(tmp_path, request_file, toml, line, fr
     (GOOD_FIRST + "[limits]\nrule_timeout_ms = 99999999999\n", ["[limits]", "rule_timeout_ms", "at most 3600000"]),
     # tomli reads nested arrays recursively: 5,000 levels raised RecursionError with a traceback.
     (GOOD_FIRST + "x = " + "[" * 5000 + "]" * 5000 + "\n", ["nested too deeply"]),
+    (GOOD_FIRST + "x = " + "1" * 5000 + "\n", ["more digits than Python reads"]),
+    (GOOD_FIRST + "[limits]\nmax_body_bytes = 9223372036854775808\n", ["[limits]", "max_body_bytes", "at most"]),
     (GOOD_FIRST.replace("[[rules]]\n", '[[rules]]\nenabled = false\n', 1), ["every rule is disabled"]),
 ])
 def test_whole_file_problems_name_the_file(tmp_path, request_file, toml, fragments):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any, Iterator
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -28,6 +29,7 @@ from requests_oauthlib import OAuth2Session
 from _hostkit import (
     BILLING, CALLBACK, DEFAULT_RULES, GOOD_CLIENT, TODO, ExampleHost, Response, raw_request, shared_cases,
 )
+from _secret_guard import make_secret
 from authrules import Request, Runner
 
 NAMES = ("flask", "starlette")
@@ -430,3 +432,19 @@ def test_request_from_parts_matches_the_hosts(reference: Runner) -> None:
                                   "audience": BILLING}).encode(), chunked=True)
     request = Request.from_http(raw)
     assert request.problem is None and request.client_id == GOOD_CLIENT and request.audiences == (BILLING,)
+
+
+def test_the_starlette_access_log_leaves_the_query_out() -> None:
+    """uvicorn logs the raw target; a percent-encoded name (pass%77ord) escapes every pattern, so no query."""
+    secret = make_secret("access-log")
+    target = (f"/authorize?response_type=code&client_id={GOOD_CLIENT}&audience={quote(BILLING, safe='')}"
+              f"&pass%77ord={secret}")
+    with ExampleHost("starlette", "--access-log") as host:
+        assert host.send(raw_request("GET", target)).status == 200
+        for _ in range(50):  # the access line is written after the answer
+            if any(e.get("logger") == "uvicorn.access" for e in host.events()):
+                break
+            time.sleep(0.05)
+        access = [e for e in host.events() if e.get("logger") == "uvicorn.access"]
+        assert access and "/authorize?[query not logged]" in json.dumps(access[0])
+        assert secret not in host.log_text()

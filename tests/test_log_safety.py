@@ -603,6 +603,48 @@ def test_a_single_cookie_value_quoted_by_a_rule_is_cut():
     assert "KeyError" in events.text and session not in events.text
 
 
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_exceptions_and_stacks_of_a_rule_come_out_on_one_line_without_the_requests_credentials(fmt):
+    """A rule that logs exc_info, or passes exception= / stack= itself, under the recommended chain."""
+    from authrules import RuleType, flatten_exceptions, hookimpl
+
+    password = make_secret("exc-pw")
+    lines: list[str] = []
+
+    def failing(request, settings):
+        log = structlog.get_logger("acme")
+        try:
+            raise ConnectionError(f"upstream said no to bob/{request.param('password')}\nsecond line")
+        except ConnectionError:
+            log.exception("upstream failed")
+        log.warning("own fields", exception="a\nb " + request.param("password"), stack="c\nd")
+        return None
+
+    class Plugin:
+        @hookimpl
+        def authrules_rule_types(self):
+            return [RuleType("failing", failing)]
+
+    renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+
+    def keep(_logger, _method, event):
+        lines.append(renderer(None, _method, event))
+        raise structlog.DropEvent
+
+    structlog.configure(processors=[flatten_exceptions, redact_secrets, escape_control_chars, keep])
+    try:
+        runner = Runner.from_dict({"rules": [{"name": "f", "type": "failing"}]}, plugins=[Plugin()], autoload=False)
+        body = urlencode({"grant_type": "password", "username": "u", "password": password, "client_id": "c1"})
+        raw = (b"POST /oauth/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body) + body.encode())
+        runner.evaluate(runner.parse(raw))
+    finally:
+        structlog.reset_defaults()
+    ours = [line for line in lines if "upstream failed" in line or "own fields" in line]
+    assert len(ours) == 2 and all("\n" not in line for line in ours), ours
+    assert "ConnectionError" in ours[0] and password not in "".join(lines)
+
+
 def test_a_number_whose_repr_is_hostile_is_logged_as_a_plain_number():
     class Loud(int):
         def __repr__(self) -> str:

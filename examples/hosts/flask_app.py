@@ -35,7 +35,7 @@ import structlog
 import waitress
 from flask import Flask, jsonify, request
 
-from authrules import ConfigError, Runner, escape_control_chars, redact_secrets
+from authrules import ConfigError, Runner, escape_control_chars, flatten_exceptions, redact_secrets
 from authrules.wsgi import DECISION_KEY, AuthrulesMiddleware, ConfigWatcher
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,7 +51,7 @@ def configure_logging(fmt: str, level: str) -> None:
     renderer: Any = (structlog.processors.JSONRenderer() if fmt == "json"
                      else structlog.dev.ConsoleRenderer(colors=False))
     shared = [structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True), tag,
-              redact_secrets, escape_control_chars]
+              flatten_exceptions, redact_secrets, escape_control_chars]
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),

@@ -9,7 +9,7 @@ from ._decision import Decision
 from ._errors import AuthrulesError, ConfigError, PluginError, RequestError
 from ._hooks import hookimpl, hookspec
 from ._limits import Limits
-from ._logs import escape_control_chars, redact_secrets
+from ._logs import escape_control_chars, flatten_exceptions, redact_secrets
 from ._plugins import ENTRY_POINT_GROUP, ENV_BLOCK, ENV_DISABLE_AUTOLOAD, PluginInfo
 from ._request import Request
 from ._runner import ENV_CONFIG, Runner, current_decision_id
@@ -18,7 +18,7 @@ from ._uri import audience_key
 
 __all__ = [
     "AuthrulesError", "ConfigError", "Decision", "Deny", "ENTRY_POINT_GROUP", "ENV_BLOCK", "ENV_CONFIG",
-    "ENV_DISABLE_AUTOLOAD", "Limits", "PluginError", "PluginInfo", "RemoveScopes", "Request",
+    "ENV_DISABLE_AUTOLOAD", "Limits", "flatten_exceptions", "PluginError", "PluginInfo", "RemoveScopes", "Request",
     "RequestError", "RuleType", "Runner", "audience_key", "current_decision_id", "escape_control_chars",
     "hookimpl", "hookspec", "redact_secrets", "secret",
 ]

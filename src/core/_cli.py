@@ -22,7 +22,7 @@ import structlog
 
 from ._config import load_config
 from ._errors import ConfigError
-from ._logs import escape_control, escape_control_chars, redact_secrets
+from ._logs import escape_control, escape_control_chars, flatten_exceptions, redact_secrets
 from ._plugins import ENV_DISABLE_AUTOLOAD, SKIP_REASONS, Plugins
 from ._runner import ENV_CONFIG, Runner
 from ._settings import is_secret_field
@@ -31,23 +31,12 @@ EXIT_OK, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
-def _one_line_traceback(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
-    """``exc_info`` as a ``traceback`` string field: escaped like any other, so it stays on one line.
-
-    (Not ``exception``: structlog's console renderer prints that key on lines of its own.)
-    """
-    if event.get("exc_info"):
-        event = structlog.processors.format_exc_info(_logger, _method, event)
-        event["traceback"] = event.pop("exception", None)
-    return event
-
-
 def _configure_logging(fmt: str, level: str) -> None:
     """The CLI's own process: every event, structlog's or a plugin's stdlib ``logging`` and ``warnings``,
     one redacted line on stderr."""
     renderer: Any = (structlog.processors.JSONRenderer() if fmt == "json"
                      else structlog.dev.ConsoleRenderer(colors=False))
-    safe = [_one_line_traceback, redact_secrets, escape_control_chars]
+    safe = [flatten_exceptions, redact_secrets, escape_control_chars]
     structlog.configure(
         processors=[structlog.processors.add_log_level,
                     structlog.processors.TimeStamper(fmt="iso", utc=True), *safe, renderer],

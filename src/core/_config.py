@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import tomli
 
 from ._errors import ConfigError
-from ._limits import DEFAULT_LIMITS, Limits
+from ._limits import DEFAULT_LIMITS, MAX_LIMIT, Limits
 
 __all__ = ["Config", "RuleConfig", "load_config", "parse_config"]
 
@@ -72,6 +72,8 @@ def load_config(path: str | Path) -> Config:
                           path=shown, line=line) from None
     except RecursionError:  # tomli parses nested arrays and inline tables recursively
         raise ConfigError("arrays or inline tables are nested too deeply", path=shown) from None
+    except ValueError:  # int() refuses over 4,300 digits; tomli lets that through as is
+        raise ConfigError("a number has more digits than Python reads (4,300)", path=shown) from None
     return parse_config(data, shown, text)
 
 
@@ -187,6 +189,8 @@ def _limits(raw: Any, path: str) -> Limits:
             raise ConfigError(f"[limits]: {key!r} must be a positive integer", path=path)
         if key == "rule_timeout_ms" and value > MAX_TIMEOUT_MS:
             raise ConfigError(f"[limits]: 'rule_timeout_ms' must be at most {MAX_TIMEOUT_MS} (one hour)", path=path)
+        if value > MAX_LIMIT:
+            raise ConfigError(f"[limits]: {key!r} must be at most {MAX_LIMIT}", path=path)
     return Limits(**raw) if raw else DEFAULT_LIMITS
 
 

@@ -419,5 +419,6 @@ class ConfigWatcher:
             try:
                 self.check()
             except Exception as exc:  # noqa: BLE001 - the watcher must outlive one bad reload
-                structlog.get_logger("authrules").error("authrules.watch_failed", config=self.path,
-                                                        error=escape_control(f"{type(exc).__name__}: {exc}"))
+                log = getattr(self.runner, "logger", None) or structlog.get_logger("authrules")
+                log.error("authrules.watch_failed", config=escape_control(str(self.path)),
+                          error=escape_control(f"{type(exc).__name__}: {exc}"))

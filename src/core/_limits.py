@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-__all__ = ["Limits", "DEFAULT_LIMITS"]
+__all__ = ["Limits", "DEFAULT_LIMITS", "MAX_LIMIT"]
+
+#: The largest value a limit may take (2 GiB less one byte, for a body size): past what reads and buffers
+#: take, and 2**63 once overflowed in every request.
+MAX_LIMIT = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +31,8 @@ class Limits:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if type(value) is not int or value < 1:
-                raise ValueError(f"{f.name} must be a positive integer")
+            if type(value) is not int or not 1 <= value <= MAX_LIMIT:
+                raise ValueError(f"{f.name} must be an integer from 1 to {MAX_LIMIT}")
 
 
 #: The one default instance: a request parsed with it needs no re-check by a default runner.

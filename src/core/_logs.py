@@ -27,8 +27,11 @@ from contextvars import ContextVar
 from typing import Any, Iterable, MutableMapping
 from urllib.parse import quote, quote_plus
 
+from structlog.processors import format_exc_info
+
 __all__ = ["SECRET_KEYS", "CURRENT", "scrub", "cut", "secret_forms", "escape_control", "redact_secrets",
-           "escape_control_chars", "secret_values", "strings_of", "is_secret_key", "mask_patterns"]
+           "escape_control_chars", "flatten_exceptions", "secret_values", "strings_of", "is_secret_key",
+           "mask_patterns"]
 
 REDACTED = "[redacted]"
 #: Event keys whose values are always masked by ``redact_secrets`` (compared after ``_key``).
@@ -360,6 +363,31 @@ def _cut_value(value: Any, forms: tuple[str, ...]) -> Any:
     text = str(value) if isinstance(value, str) else repr(value)  # what the renderers would print
     cut_text = cut(text, forms)
     return value if cut_text == text and not isinstance(value, str) else cut_text
+
+
+#: Keys structlog's ConsoleRenderer prints on lines of their own, and the names they are given instead.
+_OWN_LINE_KEYS = (("exception", "exception_text"), ("stack", "stack_text"))
+
+
+def flatten_exceptions(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: tracebacks as text fields the other two processors can clean, one line each.
+
+    ``exc_info`` becomes ``exception_text`` (``format_exc_info``'s text), and
+    ``exception`` and ``stack`` fields are renamed ``exception_text`` and
+    ``stack_text``: as they are, ``redact_secrets`` and ``escape_control_chars``
+    never look inside ``exc_info`` (it is an object, formatted later), and the
+    console renderer prints ``exception`` and ``stack`` on lines of their own
+    whatever their text holds. Put it first of the three, in place of
+    ``format_exc_info``.
+    """
+    if event.get("exc_info"):
+        event = format_exc_info(logger, method, event)
+    else:
+        event.pop("exc_info", None)
+    for key, renamed in _OWN_LINE_KEYS:
+        if key in event:
+            event[renamed] = event.pop(key)
+    return event
 
 
 def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -321,6 +321,11 @@ class Runner:
     # -- what is loaded -------------------------------------------------------------
 
     @property
+    def logger(self) -> Any:
+        """The structlog logger authrules' events go to (the host's, or ``structlog.get_logger``'s proxy)."""
+        return self._logger
+
+    @property
     def steps(self) -> tuple[Step, ...]:
         """The enabled rules in the order they run."""
         return self._pipeline.steps
