@@ -68,6 +68,13 @@ def noisy_runner(logger) -> Runner:
 
 # -- every event of every shared case, with rules that fail loudly ----------------------------
 
+def form_post(body: str | bytes) -> bytes:
+    """A token-endpoint POST with this form body, as raw bytes."""
+    data = body.encode() if isinstance(body, str) else body
+    return (b"POST /oauth/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(data) + data)
+
+
 @pytest.mark.parametrize("fmt", ["json", "console"])
 @pytest.mark.parametrize("host_processors", [False, True], ids=["plain-chain", "recommended-chain"])
 def test_no_event_of_any_shared_case_leaks_or_breaks_a_line(fmt, host_processors):
@@ -267,8 +274,7 @@ def test_authrules_eval_logs_one_clean_line_per_event(tmp_path_factory, tmp_path
     hostile = tmp_path / "hostile.http"
     body = urlencode({"grant_type": "password", "username": f"jane{HOSTILE}", "password": make_secret("cli-pw"),
                       "client_id": "c1", "audience": "https://billing.example.com/api"}).encode()
-    hostile.write_bytes(b"POST /oauth/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded"
-                        b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    hostile.write_bytes(form_post(body))
     proc = env.authrules("eval", "--config", str(config), "--log-format", fmt, *files, str(hostile))
     assert proc.returncode == 1, proc.stderr[-2000:]
     results = [json.loads(line) for line in proc.stdout.decode().splitlines()]
@@ -324,8 +330,7 @@ def test_a_plugins_stdlib_logging_and_warnings_come_out_one_clean_line_each(tmp_
     secret = make_secret("stdlib-pw")
     body = urlencode({"grant_type": "password", "username": "jane", "password": secret, "client_id": "c1"})
     request = tmp_path / "r.http"
-    request.write_bytes(b"POST /oauth/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded"
-                        b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body.encode())
+    request.write_bytes(form_post(body))
     result = cli.run(["eval", "--config", config, "--log-format", fmt, request],
                      env=cli.clean_env(PYTHONPATH=str(site)))
     assert result.returncode == 0, result.describe()
@@ -446,8 +451,7 @@ def test_a_rules_own_events_lose_the_requests_credentials_however_worded():
                                   logger=structlog.get_logger("authrules"))
         body = urlencode({"grant_type": "password", "username": "u", "password": password, "client_id": "c1",
                           "client_secret": secret_value})
-        raw = (b"POST /oauth/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-               b"Content-Length: %d\r\n\r\n" % len(body) + body.encode())
+        raw = form_post(body)
         assert runner.evaluate(runner.parse(raw)).allowed
     finally:
         structlog.reset_defaults()
@@ -486,8 +490,7 @@ def test_a_deny_whose_text_holds_a_credential_is_sent_and_logged_without_it(leak
                               plugins=[Plugin()], autoload=False, logger=log)
     body = urlencode({"grant_type": "password", "username": "u", "password": password, "client_id": "c1",
                       "client_secret": client_secret})
-    raw = (b"POST /oauth/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-           b"Content-Length: %d\r\n\r\n" % len(body) + body.encode())
+    raw = form_post(body)
     decision = runner.evaluate(runner.parse(raw))
     assert (decision.outcome, decision.status, decision.rule) == ("deny", 401, "l")
     assert decision.error_description == "the request is denied"
@@ -573,8 +576,7 @@ def test_a_rule_event_is_cut_whatever_its_name(name):
     try:
         runner = Runner.from_dict({"rules": [{"name": "c", "type": "chatty"}]}, plugins=[Plugin()], autoload=False)
         body = urlencode({"grant_type": "password", "username": "u", "password": password, "client_id": "c1"})
-        raw = (b"POST /oauth/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-               b"Content-Length: %d\r\n\r\n" % len(body) + body.encode())
+        raw = form_post(body)
         runner.evaluate(runner.parse(raw))
     finally:
         structlog.reset_defaults()
@@ -635,8 +637,7 @@ def test_exceptions_and_stacks_of_a_rule_come_out_on_one_line_without_the_reques
     try:
         runner = Runner.from_dict({"rules": [{"name": "f", "type": "failing"}]}, plugins=[Plugin()], autoload=False)
         body = urlencode({"grant_type": "password", "username": "u", "password": password, "client_id": "c1"})
-        raw = (b"POST /oauth/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-               b"Content-Length: %d\r\n\r\n" % len(body) + body.encode())
+        raw = form_post(body)
         runner.evaluate(runner.parse(raw))
     finally:
         structlog.reset_defaults()
