@@ -29,6 +29,7 @@ import authrules
 from _fault_env import REPO, TESTS, expected_cases, fault_env, fault_module, shared_cases
 from _logcap import capture
 from _secret_guard import MARKER, find_leak, make_secret
+from helpers.plugins import types_plugin
 from authrules import Runner, escape_control_chars, redact_secrets
 from authrules._logs import REDACTED, escape_control, scrub
 
@@ -359,7 +360,7 @@ def test_a_secret_setting_rejected_by_its_own_checks_is_not_quoted_in_the_error(
     """A settings __post_init__ that quotes its secret: the ConfigError (and `authrules check`) must not."""
     import dataclasses
 
-    from authrules import ConfigError, RuleType, hookimpl, secret
+    from authrules import ConfigError, secret
 
     key = make_secret("short")
 
@@ -371,14 +372,11 @@ def test_a_secret_setting_rejected_by_its_own_checks_is_not_quoted_in_the_error(
             if len(self.api_key) < 100:
                 raise ValueError(f"api_key {self.api_key!r} is too short")
 
-    class Plugin:
-        @hookimpl
-        def authrules_rule_types(self):
-            return [RuleType("keyed", lambda request, settings: None, Settings)]
+    plugin = types_plugin(("keyed", lambda request, settings: None, Settings))
 
     with pytest.raises(ConfigError) as info:
         Runner.from_dict({"rules": [{"name": "k", "type": "keyed", "settings": {"api_key": key}}]},
-                         plugins=[Plugin()], autoload=False)
+                         plugins=[plugin], autoload=False)
     assert "too short" in str(info.value)
     assert find_leak(str(info.value)) is None
 
@@ -401,27 +399,22 @@ class _Refusing:
 
 @pytest.mark.parametrize("where", ["nested", "in-a-list", "in-a-dict"])
 def test_a_nested_secret_setting_quoted_by_an_outer_check_is_not_in_the_error(where):
-    from authrules import ConfigError, RuleType, hookimpl
+    from authrules import ConfigError
 
     key = make_secret(f"nested-{where}")
 
-    class Plugin:
-        @hookimpl
-        def authrules_rule_types(self):
-            return [RuleType("keyed", lambda request, settings: None, _Refusing)]
+    plugin = types_plugin(("keyed", lambda request, settings: None, _Refusing))
 
     settings = {"nested": {"auth": {"api_key": key}}, "in-a-list": {"auths": [{"api_key": key}]},
                 "in-a-dict": {"by_name": {"a": {"api_key": key}}}}[where]
     with pytest.raises(ConfigError) as info:
         Runner.from_dict({"rules": [{"name": "k", "type": "keyed", "settings": settings}]},
-                         plugins=[Plugin()], autoload=False)
+                         plugins=[plugin], autoload=False)
     assert "refusing" in str(info.value) and key not in str(info.value)
 
 
 def test_a_rules_own_events_lose_the_requests_credentials_however_worded():
     """redact_secrets, while a runner decides a request, cuts that request's credentials from any event."""
-    from authrules import RuleType, hookimpl
-
     password, secret_value = make_secret("rule-log-pw"), make_secret("rule-log-cs")
     seen = []
 
@@ -436,10 +429,7 @@ def test_a_rules_own_events_lose_the_requests_credentials_however_worded():
                     obj=Echo(), count=3)
         return None
 
-    class Plugin:
-        @hookimpl
-        def authrules_rule_types(self):
-            return [RuleType("chatty", chatty)]
+    plugin = types_plugin(("chatty", chatty, None))
 
     def keep(_logger, _method, event):
         seen.append(json.dumps(event, default=repr))
@@ -447,7 +437,7 @@ def test_a_rules_own_events_lose_the_requests_credentials_however_worded():
 
     structlog.configure(processors=[redact_secrets, escape_control_chars, keep])
     try:
-        runner = Runner.from_dict({"rules": [{"name": "c", "type": "chatty"}]}, plugins=[Plugin()], autoload=False,
+        runner = Runner.from_dict({"rules": [{"name": "c", "type": "chatty"}]}, plugins=[plugin], autoload=False,
                                   logger=structlog.get_logger("authrules"))
         body = urlencode({"grant_type": "password", "username": "u", "password": password, "client_id": "c1",
                           "client_secret": secret_value})
@@ -468,7 +458,7 @@ class _Keyed:
 @pytest.mark.parametrize("leak", ["password-in-description", "secret-setting-in-description",
                                   "client-secret-encoded", "password-in-error"])
 def test_a_deny_whose_text_holds_a_credential_is_sent_and_logged_without_it(leak):
-    from authrules import Deny, RuleType, hookimpl
+    from authrules import Deny
 
     password, client_secret, key = make_secret("deny-pw"), make_secret("deny cs+"), make_secret("deny-key")
 
@@ -480,14 +470,11 @@ def test_a_deny_whose_text_holds_a_credential_is_sent_and_logged_without_it(leak
         error = request.param("password") if leak == "password-in-error" else "unauthorized"
         return Deny(error, text, 401)
 
-    class Plugin:
-        @hookimpl
-        def authrules_rule_types(self):
-            return [RuleType("leaky", leaky, _Keyed)]
+    plugin = types_plugin(("leaky", leaky, _Keyed))
 
     log, events = capture()
     runner = Runner.from_dict({"rules": [{"name": "l", "type": "leaky", "settings": {"key": key}}]},
-                              plugins=[Plugin()], autoload=False, logger=log)
+                              plugins=[plugin], autoload=False, logger=log)
     body = urlencode({"grant_type": "password", "username": "u", "password": password, "client_id": "c1",
                       "client_secret": client_secret})
     raw = form_post(body)
@@ -501,16 +488,13 @@ def test_a_deny_whose_text_holds_a_credential_is_sent_and_logged_without_it(leak
 
 
 def test_a_constant_deny_is_checked_once_and_a_clean_one_is_kept_as_is():
-    from authrules import Deny, RuleType, hookimpl
+    from authrules import Deny
 
     constant = Deny("unauthorized", "blocked client", 401)
 
-    class Plugin:
-        @hookimpl
-        def authrules_rule_types(self):
-            return [RuleType("block", lambda request, settings: constant)]
+    plugin = types_plugin(("block", lambda request, settings: constant, None))
 
-    runner = Runner.from_dict({"rules": [{"name": "b", "type": "block"}]}, plugins=[Plugin()], autoload=False,
+    runner = Runner.from_dict({"rules": [{"name": "b", "type": "block"}]}, plugins=[plugin], autoload=False,
                               logger=capture()[0])
     raw = b"GET /authorize?client_id=c1&code=abc HTTP/1.1\r\nHost: a\r\n\r\n"
     for _ in range(3):
@@ -535,18 +519,15 @@ class _WholeSecret:
 
 @pytest.mark.parametrize("settings", ["nested-check", "dict-key"])
 def test_a_secret_holding_a_dataclass_or_a_mapping_is_secret_whole(settings):
-    from authrules import ConfigError, RuleType, hookimpl
+    from authrules import ConfigError
 
     value = make_secret(f"whole-{settings}")
 
-    class Plugin:
-        @hookimpl
-        def authrules_rule_types(self):
-            return [RuleType("whole", lambda request, s: None, _WholeSecret)]
+    plugin = types_plugin(("whole", lambda request, s: None, _WholeSecret))
 
     raw = {"nested-check": {"inner": {"token": value}}, "dict-key": {"keys": {value: "not an int"}}}[settings]
     with pytest.raises(ConfigError) as info:
-        Runner.from_dict({"rules": [{"name": "w", "type": "whole", "settings": raw}]}, plugins=[Plugin()],
+        Runner.from_dict({"rules": [{"name": "w", "type": "whole", "settings": raw}]}, plugins=[plugin],
                          autoload=False)
     assert value not in str(info.value) and find_leak(str(info.value)) is None
     assert authrules._logs.secret_values(_WholeSecret(_Token("tok_" + value), {value: 1})) == (
@@ -555,18 +536,13 @@ def test_a_secret_holding_a_dataclass_or_a_mapping_is_secret_whole(settings):
 
 @pytest.mark.parametrize("name", ["authrules.evil.login_failed", "authrules.decision.extra", "acme.check"])
 def test_a_rule_event_is_cut_whatever_its_name(name):
-    from authrules import RuleType, hookimpl
-
     password = make_secret("named-event-pw")
     seen = []
 
     def chatty(request, settings):
         structlog.get_logger("acme").warning(name, detail=f"login failed for {request.param('password')}")
 
-    class Plugin:
-        @hookimpl
-        def authrules_rule_types(self):
-            return [RuleType("chatty", chatty)]
+    plugin = types_plugin(("chatty", chatty, None))
 
     def keep(_logger, _method, event):
         seen.append(json.dumps(event, default=repr))
@@ -574,7 +550,7 @@ def test_a_rule_event_is_cut_whatever_its_name(name):
 
     structlog.configure(processors=[redact_secrets, escape_control_chars, keep])
     try:
-        runner = Runner.from_dict({"rules": [{"name": "c", "type": "chatty"}]}, plugins=[Plugin()], autoload=False)
+        runner = Runner.from_dict({"rules": [{"name": "c", "type": "chatty"}]}, plugins=[plugin], autoload=False)
         body = urlencode({"grant_type": "password", "username": "u", "password": password, "client_id": "c1"})
         raw = form_post(body)
         runner.evaluate(runner.parse(raw))
@@ -584,20 +560,15 @@ def test_a_rule_event_is_cut_whatever_its_name(name):
 
 
 def test_a_single_cookie_value_quoted_by_a_rule_is_cut():
-    from authrules import RuleType, hookimpl
-
     session = make_secret("cookie-one")
 
     def picky(request, settings):
         raise KeyError(session)
 
-    class Plugin:
-        @hookimpl
-        def authrules_rule_types(self):
-            return [RuleType("picky", picky)]
+    plugin = types_plugin(("picky", picky, None))
 
     log, events = capture()
-    runner = Runner.from_dict({"rules": [{"name": "p", "type": "picky"}]}, plugins=[Plugin()], autoload=False,
+    runner = Runner.from_dict({"rules": [{"name": "p", "type": "picky"}]}, plugins=[plugin], autoload=False,
                               logger=log)
     raw = (b"GET /authorize?client_id=c1&audience=x HTTP/1.1\r\nHost: a\r\nCookie: theme=dark; sid="
            + session.encode() + b"; lang=en\r\n\r\n")
@@ -608,7 +579,7 @@ def test_a_single_cookie_value_quoted_by_a_rule_is_cut():
 @pytest.mark.parametrize("fmt", ["json", "console"])
 def test_exceptions_and_stacks_of_a_rule_come_out_on_one_line_without_the_requests_credentials(fmt):
     """A rule that logs exc_info, or passes exception= / stack= itself, under the recommended chain."""
-    from authrules import RuleType, flatten_exceptions, hookimpl
+    from authrules import flatten_exceptions
 
     password = make_secret("exc-pw")
     lines: list[str] = []
@@ -622,10 +593,7 @@ def test_exceptions_and_stacks_of_a_rule_come_out_on_one_line_without_the_reques
         log.warning("own fields", exception="a\nb " + request.param("password"), stack="c\nd")
         return None
 
-    class Plugin:
-        @hookimpl
-        def authrules_rule_types(self):
-            return [RuleType("failing", failing)]
+    plugin = types_plugin(("failing", failing, None))
 
     renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
 
@@ -635,7 +603,7 @@ def test_exceptions_and_stacks_of_a_rule_come_out_on_one_line_without_the_reques
 
     structlog.configure(processors=[flatten_exceptions, redact_secrets, escape_control_chars, keep])
     try:
-        runner = Runner.from_dict({"rules": [{"name": "f", "type": "failing"}]}, plugins=[Plugin()], autoload=False)
+        runner = Runner.from_dict({"rules": [{"name": "f", "type": "failing"}]}, plugins=[plugin], autoload=False)
         body = urlencode({"grant_type": "password", "username": "u", "password": password, "client_id": "c1"})
         raw = form_post(body)
         runner.evaluate(runner.parse(raw))

@@ -129,8 +129,8 @@ def _check_name(name: str, limits: Limits) -> str:
     return name
 
 
-def _unquote(raw: str, where: str) -> str:
-    """``unquote_plus(raw, errors="strict")`` for ASCII ``raw``; bytes that are not UTF-8 are a ``RequestError``.
+def _form_decoded(raw: str) -> str | None:
+    """``unquote_plus(raw, errors="strict")`` for ASCII ``raw``, or None where the bytes are not UTF-8.
 
     ``unquote_plus`` splits its input into ASCII and non-ASCII runs first; an
     ASCII text is one run, so decoding its bytes directly gives the same string
@@ -142,7 +142,15 @@ def _unquote(raw: str, where: str) -> str:
     try:
         return unquote_to_bytes(text).decode("utf-8")
     except UnicodeDecodeError:
-        raise RequestError(f"the {where} is not valid UTF-8 once decoded") from None
+        return None
+
+
+def _unquote(raw: str, where: str) -> str:
+    """``_form_decoded``, where bytes that are not UTF-8 are a ``RequestError``."""
+    text = _form_decoded(raw)
+    if text is None:
+        raise RequestError(f"the {where} is not valid UTF-8 once decoded")
+    return text
 
 
 def _decode_urlencoded(text: str, where: str, counter: _Counter) -> Params:
@@ -206,13 +214,7 @@ def _decoded_whole(text: str, limits: Limits, room: int) -> str | None:
     if (len(text) > 3 * limits.max_value_length or text.count("&") >= room
             or "%26" in text or "%3D" in text or "%3d" in text):
         return None
-    plain = text.replace("+", " ")
-    if "%" not in plain:
-        return plain
-    try:
-        return unquote_to_bytes(plain).decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    return _form_decoded(text)
 
 
 def _decoded_pair(raw_name: str, raw_value: str, where: str, limits: Limits) -> tuple[str, str]:
